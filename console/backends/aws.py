@@ -14,6 +14,7 @@ the message tells the person what to do.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -82,11 +83,12 @@ _AVAILABILITY = re.compile(r"availab", re.IGNORECASE)
 
 def _setting(name: str, default: Any = None) -> Any:
     """A Django setting, or the default when it or the settings module does not exist yet."""
-    try:
-        from django.conf import settings
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
 
+    try:
         return getattr(settings, name, default)
-    except Exception:  # ImproperlyConfigured: settings not configured (pure unit use)
+    except ImproperlyConfigured:  # no settings module configured (pure unit use)
         return default
 
 
@@ -342,10 +344,14 @@ class AwsBackend(ModerationBackend):
         operation: dict[str, Any] = {"MinConfidence": float(min_confidence)}
         if adapter_arn is not None:
             operation["ProjectVersion"] = adapter_arn
+        # Our own idempotency token, the same for every retry of this job (and for a task that runs
+        # twice with the same prefix), so a retried call cannot start a second job.
+        token = hashlib.sha256(f"{job_name}|{self.bucket}|{directory}".encode()).hexdigest()
         try:
             response = self._call(
                 self.rekognition,
                 "start_media_analysis_job",
+                ClientRequestToken=token,
                 JobName=job_name,
                 OperationsConfig={"DetectModerationLabels": operation},
                 Input={"S3Object": manifest},
