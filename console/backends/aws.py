@@ -147,7 +147,13 @@ class AwsBackend(ModerationBackend):
 
     @property
     def bucket(self) -> str:
-        return self._bucket or _setting("AWS_STORAGE_BUCKET_NAME", "")
+        bucket = self._bucket or _setting("AWS_STORAGE_BUCKET_NAME", "")
+        if not bucket:
+            raise BackendError(
+                "InvalidParameterException",
+                "No S3 bucket for manifests and results: set AWS_STORAGE_BUCKET_NAME.",
+            )
+        return bucket
 
     @property
     def region(self) -> str:
@@ -178,8 +184,9 @@ class AwsBackend(ModerationBackend):
             try:
                 response = method(**params)
             except ClientError as exc:
-                error = _to_backend_error(exc, operation)
+                cause, error = exc, _to_backend_error(exc, operation)
             except (BotoConnectionError, HTTPClientError) as exc:
+                cause = exc
                 error = BackendError(
                     "ServiceUnavailable", f"{operation}: {exc}. {_TRANSIENT_HINT}", retryable=True
                 )
@@ -187,7 +194,7 @@ class AwsBackend(ModerationBackend):
                 response.pop("ResponseMetadata", None)
                 return response
             if not error.retryable or attempt == self.max_attempts:
-                raise error
+                raise error from cause
             self._sleep(BACKOFF_SECONDS * 2 ** (attempt - 1) * random.uniform(1.0, 1.25))
         raise AssertionError("unreachable")
 

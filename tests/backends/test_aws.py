@@ -494,3 +494,11 @@ def test_it_sends_the_same_idempotency_token_when_it_retries_a_bulk_job(backend,
     assert start(backend) == "job-id-1"
     assert len(sleeps) == 1
     assert len(tokens) == 2 and tokens[0] == tokens[1] and len(tokens[0]) <= 64
+
+
+def test_it_refuses_to_write_manifests_without_a_bucket(stub, s3, settings):
+    settings.AWS_STORAGE_BUCKET_NAME = ""
+    backend = AwsBackend(rekognition=stub.client, s3=s3)
+
+    with pytest.raises(BackendError, match="AWS_STORAGE_BUCKET_NAME"):
+        start(backend)
