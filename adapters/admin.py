@@ -1,0 +1,27 @@
+from django.contrib import admin
+
+from adapters.models import Adapter, Image, ImageLabel
+
+
+@admin.register(Adapter)
+class AdapterAdmin(admin.ModelAdmin):
+    list_display = ["name", "project", "status", "base_model_version", "f1_score", "created_at"]
+    list_filter = ["status", "test_data", "base_model_version"]
+    search_fields = ["name", "project__name", "arn", "description"]
+    list_select_related = ["project"]
+    exclude = ["test_results"]
+
+
+class ImageLabelInline(admin.TabularInline):
+    model = ImageLabel
+    extra = 0
+
+
+@admin.register(Image)
+class ImageAdmin(admin.ModelAdmin):
+    list_display = ["original_name", "adapter", "split", "label_state", "format", "width", "height", "source"]
+    list_filter = ["split", "label_state", "source", "format"]
+    search_fields = ["original_name", "sha256", "adapter__name"]
+    list_select_related = ["adapter"]
+    raw_id_fields = ["adapter"]
+    inlines = [ImageLabelInline]

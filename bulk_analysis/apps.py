@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class BulkAnalysisConfig(AppConfig):
+    name = "bulk_analysis"

@@ -1,0 +1,103 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from adapters.models import Adapter
+from console.validators import validate_confidence, validate_job_name
+
+
+class BulkAnalysisJob(models.Model):
+    class Status(models.TextChoices):
+        CREATED = "CREATED", "Created"
+        QUEUED = "QUEUED", "Queued"
+        IN_PROGRESS = "IN_PROGRESS", "In progress"
+        SUCCEEDED = "SUCCEEDED", "Succeeded"
+        FAILED = "FAILED", "Failed"
+
+    RUNNING = (Status.CREATED, Status.QUEUED, Status.IN_PROGRESS)
+
+    job_id = models.CharField(max_length=64, unique=True, default=uuid.uuid4)  # JobId in the API
+    name = models.CharField(max_length=64, validators=[validate_job_name])
+    adapter = models.ForeignKey(
+        Adapter, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    adapter_arn = models.CharField(max_length=2048, blank=True)  # kept if the adapter is deleted
+    min_confidence = models.FloatField(default=50.0, validators=[validate_confidence])
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED)
+    status_message = models.TextField(blank=True)
+    failure_code = models.CharField(max_length=32, blank=True)  # FailureDetails.Code
+    backend_job_id = models.CharField(max_length=128, blank=True)  # AWS's JobId on the aws backend
+    # True when the aws backend refused bulk analysis and the job ran image by image.
+    per_image_fallback = models.BooleanField(default=False)
+    base_model_version = models.CharField(max_length=32, blank=True)
+    input_manifest = models.CharField(max_length=1024, blank=True)  # storage names
+    output_manifest = models.CharField(max_length=1024, blank=True)
+    summary = models.CharField(max_length=1024, blank=True)
+    output_prefix = models.CharField(max_length=800, blank=True)
+    total_images = models.PositiveIntegerField(default=0)
+    task_id = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in self.RUNNING
+
+    def transition(self, from_statuses, to_status, **fields) -> bool:
+        """Conditional UPDATE: only one worker moves the job out of a given state."""
+        updated = BulkAnalysisJob.objects.filter(pk=self.pk, status__in=list(from_statuses)).update(
+            status=to_status, **fields
+        )
+        if updated:
+            self.status = to_status
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(updated)
+
+
+class Prediction(models.Model):
+    """One image of a job (one input manifest line) and what the backend returned for it."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        DONE = "done"
+        FAILED = "failed"
+
+    job = models.ForeignKey(BulkAnalysisJob, on_delete=models.CASCADE, related_name="predictions")
+    line = models.PositiveIntegerField()  # 1-based line of the input manifest
+    source_ref = models.CharField(max_length=1100)
+    file = models.CharField(max_length=1024, blank=True)  # storage name, when the file is ours
+    thumbnail = models.CharField(max_length=1024, blank=True)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    response = models.JSONField(null=True, blank=True)  # the DetectModerationLabels response
+    # Highest confidence per top-level label, for the threshold slider and the filters.
+    top_labels = models.JSONField(default=dict, blank=True)
+    max_confidence = models.FloatField(default=0.0)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["line"]
+        constraints = [
+            # Exactly one result per image: workers upsert on (job, line).
+            models.UniqueConstraint(fields=["job", "line"], name="prediction_unique_line"),
+        ]
+        indexes = [
+            # Progress (COUNT by state) and the job's pending units.
+            models.Index(fields=["job", "state"], name="prediction_state_idx"),
+            # The detail and verify grids, ordered by confidence for "least sure first".
+            models.Index(fields=["job", "max_confidence"], name="prediction_conf_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job.name} line {self.line}"

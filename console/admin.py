@@ -1,0 +1,58 @@
+from django.contrib import admin
+
+from console.models import ApiKey, AuditEntry, ImageEmbedding, Notification, Profile, WorkerHeartbeat
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "role", "blur_explicit"]
+    list_filter = ["role", "blur_explicit"]
+    search_fields = ["user__username", "user__email"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "user", "level", "message", "read_at"]
+    list_filter = ["level", "read_at"]
+    search_fields = ["message", "user__username"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: the audit trail is written by the console and never edited."""
+
+    list_display = ["created_at", "user", "action", "object_type", "object_id", "project_name"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["project_name", "object_id", "user__username", "action"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["access_key_id", "user", "name", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["access_key_id", "user__username", "name"]
+    exclude = ["encrypted_secret"]
+    readonly_fields = ["access_key_id", "created_at", "last_used_at"]
+
+
+@admin.register(ImageEmbedding)
+class ImageEmbeddingAdmin(admin.ModelAdmin):
+    list_display = ["sha256", "model_version", "created_at"]
+    list_filter = ["model_version"]
+    search_fields = ["sha256"]
+    exclude = ["vector"]
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(admin.ModelAdmin):
+    list_display = ["hostname", "seen_at"]

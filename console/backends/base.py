@@ -1,0 +1,159 @@
+"""The backend seam: one interface for moderation, two implementations (local, aws).
+
+Services and tasks call `get_backend()` and nothing else talks to a moderation
+model. Shapes follow Rekognition: labels are dicts with Name, ParentName,
+TaxonomyLevel and Confidence; a detect result is a DetectModerationLabels response.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class BackendError(Exception):
+    """A moderation failure, with the Rekognition error code that names it.
+
+    `retryable` says whether trying again later can help (throttling, a service
+    fault) or not (a bad image, an unknown adapter): tasks retry only the former.
+    """
+
+    def __init__(self, code: str, message: str, *, retryable: bool = False):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """A stored file, addressed as on S3. With local disk storage `bucket` is the virtual bucket."""
+
+    bucket: str
+    key: str
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass
+class ManifestEntry:
+    """One line of a content-moderation-groundtruth manifest: an image and its top-level labels ([] = safe)."""
+
+    image: ImageRef
+    labels: list[str]
+
+
+@dataclass
+class TrainingSpec:
+    project_arn: str
+    adapter_arn: str  # the ARN this console gave the adapter; aws replaces it with AWS's
+    version_name: str
+    training: list[ManifestEntry]
+    testing: list[ManifestEntry] | None  # None: autosplit (a deterministic 80/20 split)
+    confidence_threshold: float = 50.0
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    kms_key_id: str = ""
+    output_prefix: str = ""  # where manifests and results are written (bucket is the backend's)
+
+
+@dataclass
+class TrainingStatus:
+    status: str  # TRAINING_IN_PROGRESS | TRAINING_COMPLETED | TRAINING_FAILED
+    message: str = ""
+    adapter_arn: str = ""
+    base_model_version: str = ""
+    evaluation: dict[str, Any] | None = None  # the evaluation document (spec 5.1)
+    f1_score: float | None = None
+    # The test output manifest lines (spec 2.4): ground truth, adapter and base model predictions.
+    test_results: list[dict[str, Any]] = field(default_factory=list)
+    training_seconds: float | None = None
+    # Where training wrote its files, as s3:// URIs, for the adapter's details tab.
+    locations: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class BulkStatus:
+    status: str  # CREATED | QUEUED | IN_PROGRESS | SUCCEEDED | FAILED
+    message: str = ""
+    # One per input line: {"line": n, "source-ref": uri, "detect-moderation-labels": {...}}
+    # or {"line": n, "source-ref": uri, "code": ..., "message": ...} for an image that failed.
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+
+class ModerationBackend(ABC):
+    name: str
+
+    @property
+    @abstractmethod
+    def base_model_version(self) -> str: ...
+
+    @abstractmethod
+    def create_project(self, *, name: str, auto_update: bool, tags: dict[str, str]) -> str:
+        """Create a CONTENT_MODERATION project; returns its ARN (the backend's own)."""
+
+    @abstractmethod
+    def delete_project(self, *, project_arn: str) -> None: ...
+
+    @abstractmethod
+    def start_training(self, *, spec: TrainingSpec) -> TrainingStatus:
+        """Start training an adapter. The local backend trains before it returns."""
+
+    @abstractmethod
+    def training_status(self, *, project_arn: str, adapter_arn: str, version_name: str) -> TrainingStatus: ...
+
+    @abstractmethod
+    def delete_adapter(self, *, adapter_arn: str) -> None: ...
+
+    @abstractmethod
+    def detect_moderation_labels(
+        self,
+        *,
+        image: bytes | ImageRef,
+        min_confidence: float = 50.0,
+        adapter_arn: str | None = None,
+    ) -> dict[str, Any]:
+        """A DetectModerationLabels response: ModerationLabels, ModerationModelVersion, ProjectVersion."""
+
+    @abstractmethod
+    def start_bulk_analysis(
+        self,
+        *,
+        job_name: str,
+        images: list[ImageRef],
+        min_confidence: float,
+        adapter_arn: str | None,
+        output_prefix: str,
+    ) -> str | None:
+        """Start a bulk job; returns the backend's job id, or None when the caller
+        must analyse the images one by one with detect_moderation_labels (the local
+        engine, or an AWS account refused bulk analysis)."""
+
+    @abstractmethod
+    def bulk_analysis_status(self, *, job_id: str) -> BulkStatus: ...
+
+
+_REGISTRY: dict[str, str] = {
+    "local": "console.backends.local.LocalBackend",
+    "aws": "console.backends.aws.AwsBackend",
+}
+_instances: dict[str, ModerationBackend] = {}
+
+
+def get_backend(name: str | None = None) -> ModerationBackend:
+    """The configured backend (settings.MODERATION_BACKEND), one instance per process."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    name = name or settings.MODERATION_BACKEND
+    if name not in _instances:
+        if name not in _REGISTRY:
+            raise BackendError("InvalidParameterException", f"unknown moderation backend {name!r}")
+        _instances[name] = import_string(_REGISTRY[name])()
+    return _instances[name]

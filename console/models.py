@@ -1,0 +1,146 @@
+import base64
+import hashlib
+
+from django.conf import settings
+from django.db import models
+
+
+class Profile(models.Model):
+    """A person's role in the console and their own settings."""
+
+    class Role(models.TextChoices):
+        VIEWER = "viewer", "Viewer"  # reads
+        ANNOTATOR = "annotator", "Annotator"  # labels and verifies
+        MANAGER = "manager", "Manager"  # trains, runs jobs, deletes
+        ADMIN = "admin", "Admin"
+
+    RANK = {Role.VIEWER: 0, Role.ANNOTATOR: 1, Role.MANAGER: 2, Role.ADMIN: 3}
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MANAGER)
+    blur_explicit = models.BooleanField(default=True, help_text="Blur images labeled Explicit until revealed")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role})"
+
+    def has_role(self, role: str) -> bool:
+        if self.user.is_superuser:
+            return True
+        return self.RANK[self.role] >= self.RANK[role]
+
+    @classmethod
+    def for_user(cls, user) -> "Profile":
+        profile, _ = cls.objects.get_or_create(user=user)
+        return profile
+
+
+class Notification(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    message = models.CharField(max_length=500)
+    link = models.CharField(max_length=500, blank=True)
+    level = models.CharField(max_length=16, default="info")  # info, success, error
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_unread_idx")]
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class AuditEntry(models.Model):
+    """Who changed what and when. Written by services; read-only in the admin and the console."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    action = models.CharField(max_length=64)  # e.g. "image.label", "adapter.train", "apikey.create"
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64)
+    project = models.ForeignKey("projects.Project", null=True, blank=True, on_delete=models.SET_NULL)
+    project_name = models.CharField(max_length=255, blank=True)  # kept after the project is deleted
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return (
+            f"{self.created_at:%Y-%m-%d %H:%M} {self.user} {self.action} {self.object_type} {self.object_id}"
+        )
+
+
+def record(user, action: str, obj, *, project=None, **detail) -> AuditEntry:
+    """Write one audit entry for a change a person made."""
+    return AuditEntry.objects.create(
+        user=user if getattr(user, "is_authenticated", False) else None,
+        action=action,
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        project=project,
+        project_name=project.name if project else "",
+        detail=detail,
+    )
+
+
+def _fernet():
+    from cryptography.fernet import Fernet
+
+    key = hashlib.sha256(("api-key-secrets:" + settings.SECRET_KEY).encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+class ApiKey(models.Model):
+    """An access key for the Rekognition-compatible API. The secret is stored encrypted:
+    SigV4 needs the secret itself to check a signature, so it cannot be a one-way hash."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    access_key_id = models.CharField(max_length=32, unique=True)
+    encrypted_secret = models.BinaryField()
+    name = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.access_key_id
+
+    def set_secret(self, secret: str) -> None:
+        self.encrypted_secret = _fernet().encrypt(secret.encode())
+
+    @property
+    def secret(self) -> str:
+        return _fernet().decrypt(bytes(self.encrypted_secret)).decode()
+
+
+class ImageEmbedding(models.Model):
+    """What the base model saw in an image: computed once per image content and model version."""
+
+    sha256 = models.CharField(max_length=64)
+    model_version = models.CharField(max_length=32)
+    vector = models.BinaryField()  # float32 little-endian
+    base_labels = models.JSONField(default=list)  # the base model's labels at every confidence
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sha256", "model_version"], name="embedding_unique_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sha256[:12]} @ {self.model_version}"
+
+
+class WorkerHeartbeat(models.Model):
+    """Written by the heartbeat task: the shell shows whether a worker is answering."""
+
+    hostname = models.CharField(max_length=255, unique=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.hostname

@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from console import views
+
+urlpatterns = [
+    path("", views.home, name="console-home"),
+    path("notifications/", views.notifications, name="console-notifications"),
+    path("notifications/read/", views.mark_notifications_read, name="console-notifications-read"),
+    path("healthz", views.healthz, name="console-healthz"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("projects/", include("projects.urls")),
+    path("adapters/", include("adapters.urls")),
+    path("bulk-analysis/", include("bulk_analysis.urls")),
+    path("verify/", include("verification.urls")),
+    path("", include("console.api.urls")),
+]

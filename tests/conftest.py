@@ -1,0 +1,139 @@
+"""The fixed cast of users and the helpers every test file shares."""
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from PIL import Image as PILImage
+
+from console.models import Profile
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_user(django_user_model, username, role, **extra):
+    user = django_user_model.objects.create_user(username=username, password="pw-" + username, **extra)
+    Profile.objects.create(user=user, role=role)
+    return user
+
+
+@pytest.fixture
+def owner(django_user_model):
+    """A manager: trains, runs jobs, deletes."""
+    return make_user(django_user_model, "owner", Profile.Role.MANAGER)
+
+
+@pytest.fixture
+def annotator(django_user_model):
+    return make_user(django_user_model, "annotator", Profile.Role.ANNOTATOR)
+
+
+@pytest.fixture
+def viewer(django_user_model):
+    return make_user(django_user_model, "viewer", Profile.Role.VIEWER)
+
+
+@pytest.fixture
+def staff(django_user_model):
+    user = django_user_model.objects.create_superuser(username="staff", password="pw-staff")
+    Profile.objects.create(user=user, role=Profile.Role.ADMIN)
+    return user
+
+
+@pytest.fixture
+def owner_client(client, owner):
+    client.force_login(owner)
+    return client
+
+
+def make_image_bytes(width=120, height=100, color=(120, 160, 200), fmt="JPEG", seed=None) -> bytes:
+    """A real image generated with Pillow; `seed` varies the pixels so each is distinct."""
+    img = PILImage.new("RGB", (width, height), color)
+    if seed is not None:
+        px = img.load()
+        for i in range(8):
+            px[(seed * 7 + i) % width, (seed * 3 + i) % height] = (
+                (seed * 37) % 256,
+                (seed * 91) % 256,
+                i * 30,
+            )
+    buf = io.BytesIO()
+    img.save(buf, fmt)
+    return buf.getvalue()
+
+
+def worker_env() -> dict:
+    """The environment of a worker process that shares this test run's database and broker."""
+    env = dict(os.environ)
+    settings_dict = connection.settings_dict
+    if connection.vendor == "sqlite":
+        env["DATABASE_URL"] = f"sqlite:///{settings_dict['NAME']}"
+    else:
+        env["DATABASE_URL"] = (
+            f"postgres://{settings_dict['USER']}:{settings_dict['PASSWORD']}@{settings_dict['HOST'] or '127.0.0.1'}"
+            f":{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+        )
+    return env
+
+
+class WorkerProcess:
+    """A real `celery worker` process (prefork) on the configured broker."""
+
+    def __init__(self, concurrency=1, log_path=None):
+        self.log_path = log_path
+        args = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "console",
+            "worker",
+            "--loglevel=INFO",
+            f"--concurrency={concurrency}",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+        self.log = open(log_path, "w") if log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=worker_env(),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self, sig=signal.SIGKILL):
+        """Kill the worker and its pool children at once, as a crash would."""
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=30)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.kill(signal.SIGTERM)
+
+
+@pytest.fixture
+def celery_worker_process(tmp_path):
+    worker = WorkerProcess(log_path=tmp_path / "worker.log")
+    yield worker
+    worker.stop()
+
+
+def wait_for(predicate, timeout=60.0, interval=0.1, message="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message}")

@@ -1,0 +1,56 @@
+import pytest
+from django.apps import apps
+from django.urls import reverse
+
+from projects.models import Project
+
+
+@pytest.mark.django_db
+def test_the_landing_page_offers_create_project_when_empty(owner_client):
+    response = owner_client.get(reverse("console-home"))
+    assert response.status_code == 200
+    assert b"No projects yet" in response.content
+    assert reverse("projects-new").encode() in response.content
+
+
+@pytest.mark.django_db
+def test_the_landing_page_lists_projects_with_their_adapters(owner_client, owner):
+    from projects import services
+
+    project = services.create_project(user=owner, name="policy-a")
+    services.create_adapter(user=owner, project=project, name="first")
+    response = owner_client.get(reverse("console-home"))
+    assert b"policy-a" in response.content and b"first" in response.content
+    assert b"Draft" in response.content
+
+
+@pytest.mark.django_db
+def test_login_and_logout(client, owner):
+    response = client.post(reverse("login"), {"username": "owner", "password": "pw-owner"})
+    assert response.status_code == 302
+    assert client.get(reverse("console-home")).status_code == 200
+    client.post(reverse("logout"))
+    assert client.get(reverse("console-home")).status_code == 302
+
+
+@pytest.mark.django_db
+def test_every_admin_page_loads_for_staff(client, staff):
+    client.force_login(staff)
+    Project.objects.create(name="p", arn="arn-p")
+    assert client.get(reverse("admin:index")).status_code == 200
+    for model in apps.get_models():
+        if model._meta.app_label not in {"console", "projects", "adapters", "bulk_analysis", "verification"}:
+            continue
+        opts = model._meta
+        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+        assert client.get(url).status_code == 200, url
+        assert client.get(url, {"q": "x"}).status_code == 200, url
+
+
+@pytest.mark.django_db
+def test_notifications_are_listed_and_marked_read(owner_client, owner):
+    owner.notifications.create(message="Adapter first finished training")
+    response = owner_client.get(reverse("console-notifications"))
+    assert b"Adapter first finished training" in response.content
+    owner_client.post(reverse("console-notifications-read"))
+    assert owner.notifications.filter(read_at=None).count() == 0

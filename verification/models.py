@@ -1,0 +1,45 @@
+from django.conf import settings
+from django.db import models
+
+from bulk_analysis.models import Prediction
+from console import taxonomy
+
+
+class Verification(models.Model):
+    """A person's verdict on one top-level label of one prediction.
+
+    CORRECT keeps a predicted label, INCORRECT removes it (a false positive), and
+    ADDED is a label the model missed (a false negative).
+    """
+
+    class Verdict(models.TextChoices):
+        CORRECT = "correct", "Correct"
+        INCORRECT = "incorrect", "Incorrect"
+        ADDED = "added", "Added"
+
+    prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="verifications")
+    label = models.CharField(max_length=128, choices=[(n, n) for n in taxonomy.TOP_LEVEL])
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    # The threshold the reviewer saw: a verdict on a label below it is not a prediction.
+    threshold = models.FloatField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["prediction", "label"], name="verification_unique_label")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prediction}: {self.label} {self.verdict}"
+
+
+class ImageReview(models.Model):
+    """That a person has looked at a prediction's image (a safe image has no label to verdict)."""
+
+    prediction = models.OneToOneField(Prediction, on_delete=models.CASCADE, related_name="review")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    reviewed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.prediction} reviewed by {self.user}"
