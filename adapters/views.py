@@ -1,8 +1,8 @@
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 
-from adapters.models import Adapter
+from console import access
 
 
 def adapter_detail(request, pk):
-    adapter = get_object_or_404(Adapter.objects.select_related("project"), pk=pk)
+    adapter = access.get_adapter(request.user, pk)
     return render(request, "adapters/detail.html", {"adapter": adapter})

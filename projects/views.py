@@ -1,14 +1,15 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from console import access
 from projects import services
 from projects.forms import ProjectForm
-from projects.models import Project
 
 
 def new_project(request):
+    access.require_role(request.user, access.MANAGER)
     form = ProjectForm(request.POST or None, initial={"auto_update": True})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -31,13 +32,13 @@ def new_project(request):
 
 
 def project_detail(request, pk):
-    project = get_object_or_404(Project, pk=pk)
+    project = access.get_project(request.user, pk)
     return render(request, "projects/detail.html", {"project": project, "adapters": project.adapters.all()})
 
 
 @require_POST
 def delete_project(request, pk):
-    project = get_object_or_404(Project, pk=pk)
+    project = access.get_project(request.user, pk, access.MANAGER)
     try:
         services.delete_project(user=request.user, project=project)
     except ValidationError as exc:
