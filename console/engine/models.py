@@ -87,6 +87,7 @@ def load_image(data: bytes, *, max_bytes: int = MAX_BYTES) -> Image.Image:
         raise EngineError(
             "InvalidParameterException", f"image is {w}x{h} px; each side must be 80 to 10,000 px"
         )
+    img.info["source_size"] = (w, h)
     if fmt == "JPEG":
         # Decode big JPEGs at a reduced scale: the networks see at most 320 px.
         img.draft("RGB", (DETECTOR_SIZE, DETECTOR_SIZE))
@@ -98,7 +99,10 @@ def load_image(data: bytes, *, max_bytes: int = MAX_BYTES) -> Image.Image:
         raise EngineError(
             "InvalidImageFormatException", f"the {magic} file is truncated or corrupt ({exc}); re-export it"
         ) from None
-    return img.convert("RGB") if img.mode != "RGB" else img
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+        img.info["source_size"] = (w, h)
+    return img
 
 
 def detector_input(img: Image.Image) -> np.ndarray:
@@ -172,7 +176,7 @@ class Analysis:
     """One image through the base model."""
 
     sha256: str
-    width: int
+    width: int  # as stored (big JPEGs are decoded at a reduced scale)
     height: int
     labels: list[dict]  # every level, each with ParentName, Confidence 0-100, down to LABEL_FLOOR
     embedding: np.ndarray  # float32 [EMBEDDING_DIM]: stage-2 GeM (512) then final average (1024)
@@ -250,8 +254,8 @@ class Engine:
         )
         return Analysis(
             sha256=sha256,
-            width=img.size[0],
-            height=img.size[1],
+            width=img.info.get("source_size", img.size)[0],
+            height=img.info.get("source_size", img.size)[1],
             labels=labels,
             embedding=embedding,
             nsfw=nsfw,

@@ -50,7 +50,7 @@ def test_an_adapter_learns_a_concept_the_base_model_never_flags(symbol_data):
     at_input = doc["ContentModeration"]["InputConfidenceThresholdEvalResults"]["AggregatedEvaluationResults"]
     positives = sum(bool(t) for t in test_truth)
     assert at_input["BaseModel"]["FalseNegative"] == positives  # the base model has no such label
-    # Measured: FN improvement 100 %, F1 0.98 (300 training crops); margins keep it from flaking.
+    # Measured: FN improvement 100 %, F1 0.99 (300 training crops); margins keep it from flaking.
     assert fn_improvement(doc) >= 70
     assert doc["AggregatedEvaluationResults"]["F1Score"] >= 0.8
 
