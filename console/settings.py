@@ -81,6 +81,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "console.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -246,6 +247,11 @@ EMAIL_BACKEND = (
 DATA_UPLOAD_MAX_NUMBER_FILES = 60
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 60 * 1024 * 1024
+# Any request body (a batch of images, a 50 MB manifest) is refused above this, before it is read.
+MAX_REQUEST_BYTES = env_int("MAX_REQUEST_MB", 256) * 1024 * 1024
+# Sign-in: this many failures for one user name or address within the window locks sign-in.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
 
 # Production: behind TLS, secure cookies and headers (python manage.py check --deploy).
 SECURE = env_bool("DJANGO_SECURE", False)

@@ -1,4 +1,9 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -6,7 +11,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from adapters.models import Adapter
-from console.models import Notification, WorkerHeartbeat
+from console import access
+from console.models import AuditEntry, LoginFailure, Notification, WorkerHeartbeat
 from projects.models import Project
 
 NAVIGATION = [
@@ -14,6 +20,7 @@ NAVIGATION = [
     ("Bulk analysis", "bulk-list"),
     ("Notifications", "console-notifications"),
     ("API keys", "console-api-keys"),
+    ("Audit log", "console-audit"),
 ]
 
 
@@ -51,3 +58,41 @@ def mark_notifications_read(request):
 @login_not_required
 def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
+
+
+def _client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login, refusing further attempts after repeated failures for a user or an address."""
+
+    def post(self, request, *args, **kwargs):
+        since = timezone.now() - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+        username = request.POST.get("username", "")[:150]
+        recent = LoginFailure.objects.filter(at__gte=since)
+        ip = _client_ip(request)
+        if recent.filter(username=username).count() >= settings.LOGIN_FAILURE_LIMIT or (
+            ip and recent.filter(ip=ip).count() >= settings.LOGIN_FAILURE_LIMIT * 4
+        ):
+            form = self.get_form()
+            form.add_error(None, "Too many failed sign-in attempts. Wait 15 minutes and try again.")
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        LoginFailure.objects.create(
+            username=self.request.POST.get("username", "")[:150], ip=_client_ip(self.request)
+        )
+        return super().form_invalid(form)
+
+
+def audit_log(request):
+    """The audit trail, filterable by project; read-only here and in the admin."""
+    entries = AuditEntry.objects.select_related("user")
+    project = None
+    if request.GET.get("project"):
+        project = access.get_project(request.user, request.GET["project"])
+        entries = entries.filter(project_name=project.name)
+    page = Paginator(entries, 100).get_page(request.GET.get("page"))
+    return render(request, "console/audit.html", {"page": page, "project": project})
