@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from console.models import ApiKey, AuditEntry, ImageEmbedding, Notification, Profile, WorkerHeartbeat
+from console.models import (
+    ApiKey,
+    AuditEntry,
+    ImageEmbedding,
+    LoginFailure,
+    Notification,
+    Profile,
+    WorkerHeartbeat,
+)
 
 
 @admin.register(Profile)
@@ -56,3 +64,10 @@ class ImageEmbeddingAdmin(admin.ModelAdmin):
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(admin.ModelAdmin):
     list_display = ["hostname", "seen_at"]
+
+
+@admin.register(LoginFailure)
+class LoginFailureAdmin(admin.ModelAdmin):
+    list_display = ["at", "username", "ip"]
+    search_fields = ["username", "ip"]
+    date_hierarchy = "at"
