@@ -25,3 +25,11 @@ class ImageAdmin(admin.ModelAdmin):
     list_select_related = ["adapter"]
     raw_id_fields = ["adapter"]
     inlines = [ImageLabelInline]
+
+
+@admin.register(ImageLabel)
+class ImageLabelAdmin(admin.ModelAdmin):
+    list_display = ["image", "name"]
+    list_filter = ["name"]
+    search_fields = ["image__original_name"]
+    raw_id_fields = ["image"]
