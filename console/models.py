@@ -159,3 +159,7 @@ class LoginFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username} from {self.ip} at {self.at}"
+
+
+# The compatible API keeps its own rows (idempotency tokens, echoed request fields).
+from console.api.models import ApiRequest  # noqa: E402, F401
