@@ -65,6 +65,9 @@ class Adapter(models.Model):
     training_ended_at = models.DateTimeField(null=True, blank=True)
     training_seconds = models.FloatField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)  # set when DEPRECATED
+    # How many times training was enqueued for the current run: the stale-training check
+    # re-enqueues a run whose worker died once, then fails it.
+    training_attempts = models.PositiveSmallIntegerField(default=0)
 
     objects = AdapterQuerySet.as_manager()
 
@@ -103,6 +106,34 @@ class Adapter(models.Model):
             for name, value in fields.items():
                 setattr(self, name, value)
         return bool(updated)
+
+    def mark_completed(self, result) -> bool:
+        """Store a finished training (a backend TrainingStatus); False if the row was not training."""
+        now = timezone.now()
+        seconds = result.training_seconds
+        if seconds is None and self.training_started_at:
+            seconds = round((now - self.training_started_at).total_seconds(), 3)
+        return self.transition(
+            [self.Status.TRAINING_IN_PROGRESS],
+            self.Status.TRAINING_COMPLETED,
+            status_message=result.message or "",
+            evaluation=result.evaluation,
+            f1_score=result.f1_score,
+            test_results=result.test_results or [],
+            locations={**self.locations, **(result.locations or {})},
+            base_model_version=result.base_model_version or self.base_model_version,
+            training_ended_at=now,
+            training_seconds=seconds,
+        )
+
+    def mark_failed(self, message: str) -> bool:
+        """TRAINING_IN_PROGRESS -> TRAINING_FAILED with the reason a person needs."""
+        return self.transition(
+            [self.Status.TRAINING_IN_PROGRESS],
+            self.Status.TRAINING_FAILED,
+            status_message=message[:2000],
+            training_ended_at=timezone.now(),
+        )
 
 
 class ImageQuerySet(models.QuerySet):

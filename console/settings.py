@@ -273,3 +273,23 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# Periodic work (celery beat): trainings whose worker died, and base model version changes.
+CELERY_BEAT_SCHEDULE = {
+    "adapters-fail-stale-trainings": {"task": "adapters.tasks.fail_stale_trainings", "schedule": 10 * 60.0},
+    "adapters-check-base-model-versions": {
+        "task": "adapters.tasks.check_base_model_versions",
+        "schedule": 6 * 60 * 60.0,
+    },
+    # Bulk jobs whose units were lost with a killed worker (bulk_analysis.services.STALL_SECONDS).
+    "bulk-resume-stalled-jobs": {"task": "bulk_analysis.tasks.resume_stalled_jobs", "schedule": 60.0},
+}
+
+# Rekognition-compatible API (/rekognition/). S3Object fields and manifests name files as
+# (STORAGE_BUCKET, key): the S3 bucket with S3 storage, else the virtual bucket LOCAL_BUCKET,
+# whose keys are names in the data folder (DATA_DIR/files).
+# A signed request must be dated within this many seconds of the server's clock (AWS: 5 minutes).
+API_SIGNATURE_WINDOW_SECONDS = env_int("API_SIGNATURE_WINDOW_SECONDS", 300)
+# Requests per access key per minute; more are answered ThrottlingException. The count lives in
+# Django's cache (per process unless a shared cache is configured).
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600)

@@ -1,0 +1,505 @@
+"""Adapter training, its results, deprecation and deletion.
+
+Training freezes the dataset: start_training writes the training and test manifests
+to storage and keeps their names on the adapter; the task trains from those files,
+never from the Image rows, so later label edits do not change what was trained.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from adapters.models import Adapter, Image, expiry_from
+from console import manifests, storage
+from console.backends.base import (
+    BackendError,
+    ImageRef,
+    ManifestEntry,
+    TrainingSpec,
+    TrainingStatus,
+    get_backend,
+)
+from console.engine.evaluation import autosplit
+from console.models import Notification, record
+from console.validators import (
+    validate_confidence,
+    validate_description,
+    validate_kms_key_id,
+    validate_tags,
+)
+
+log = logging.getLogger(__name__)
+
+# The local engine's minimums (console.backends.local.MIN_TRAINING_IMAGES / MIN_TEST_IMAGES):
+# checked here first so a person is told before training starts, not by a failed run.
+MIN_TRAINING_IMAGES = 10
+MIN_TEST_IMAGES = 2
+# A training run older than this has no live task: the train task's hard time limit
+# (adapters.tasks.TRAINING_TIME_LIMIT, 1 h) is shorter, so its worker is gone.
+STALE_AFTER = timedelta(hours=2)
+# The stale check enqueues a run again this many times in all before it fails it.
+MAX_TRAINING_ATTEMPTS = 2
+
+_TRAINABLE = (Adapter.Status.DRAFT, Adapter.Status.TRAINING_FAILED)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+# ------------------------------------------------------------------ training
+
+
+def _dataset(adapter: Adapter) -> tuple[list[tuple[str, list[str]]], list[tuple[str, list[str]]]]:
+    """(training, test) as (uri, labels) pairs of the labeled images; test is [] without a test split."""
+    train, test = [], []
+    images = adapter.images.labeled().prefetch_related("labels").order_by("id")
+    for image in images:
+        labels = [] if image.label_state == Image.LabelState.SAFE else sorted(image.label_names)
+        item = (storage.uri_for(image.file), labels)
+        (test if image.split == Image.Split.TEST else train).append(item)
+    return train, test
+
+
+def training_blockers(adapter: Adapter) -> list[str]:
+    """Why this adapter cannot be trained now, in words; empty when it can."""
+    if adapter.status not in _TRAINABLE:
+        return [
+            f"the adapter is {adapter.get_status_display().lower()}: only a draft or a failed adapter can be trained"
+        ]
+    blockers = []
+    unlabeled = adapter.images.unlabeled().count()
+    if unlabeled:
+        blockers.append(f"{_plural(unlabeled, 'image')} still unlabeled: give each a label or mark it safe")
+    train, test = _dataset(adapter)
+    if not train and not test:
+        return [*blockers, "no labeled images: add images and label them"]
+    if not test:  # autosplit, as the backends do it
+        train_idx, test_idx = autosplit([uri for uri, _ in train])
+        train, test = [train[i] for i in train_idx], [train[i] for i in test_idx]
+        where = " (after setting aside 20% of the images as the test set)"
+    else:
+        where = ""
+    if len(train) < MIN_TRAINING_IMAGES:
+        blockers.append(
+            f"the training set needs at least {MIN_TRAINING_IMAGES} labeled images{where}; it has {len(train)}"
+        )
+    if len(test) < MIN_TEST_IMAGES:
+        blockers.append(f"a test set needs at least {MIN_TEST_IMAGES} images; it has {len(test)}")
+    names = sorted({name for _, labels in train for name in labels})
+    if train and not names:
+        blockers.append("no training image has a moderation label: label the images the adapter should flag")
+    for name in names:
+        if all(name in labels for _, labels in train):
+            blockers.append(
+                f"every training image is labeled {name}: add images without it (safe ones) so the adapter "
+                "can tell them apart"
+            )
+    return blockers
+
+
+def start_training(
+    *,
+    user,
+    adapter: Adapter,
+    confidence_threshold: float = 50.0,
+    tags: dict[str, str] | None = None,
+    kms_key_id: str = "",
+    description: str | None = None,
+) -> Adapter:
+    """Freeze the dataset into manifests, move to TRAINING_IN_PROGRESS and enqueue the training task."""
+    tags = tags or {}
+    validate_confidence(confidence_threshold, "Confidence threshold")
+    validate_tags(tags)
+    validate_kms_key_id(kms_key_id)
+    if description is not None:
+        validate_description(description)
+    blockers = training_blockers(adapter)
+    if blockers:
+        raise ValidationError([f"Training cannot start: {b}" for b in blockers])
+    train, test = _dataset(adapter)
+    written = [
+        storage.save(f"adapters/{adapter.pk}/train.manifest", manifests.write_groundtruth(train).encode())
+    ]
+    if test:
+        written.append(
+            storage.save(f"adapters/{adapter.pk}/test.manifest", manifests.write_groundtruth(test).encode())
+        )
+    try:
+        with transaction.atomic():
+            _begin(
+                adapter,
+                training_manifest=written[0],
+                testing_manifest=written[1] if test else "",
+                confidence_threshold=float(confidence_threshold),
+                tags=tags,
+                kms_key_id=kms_key_id,
+                description=adapter.description if description is None else description,
+            )
+            record(
+                user,
+                "adapter.train",
+                adapter,
+                project=adapter.project,
+                training_images=len(train),
+                test_images=len(test),
+                confidence_threshold=float(confidence_threshold),
+                tags=tags,
+                kms_key_id=kms_key_id,
+            )
+    except Exception:
+        for name in written:
+            default_storage.delete(name)
+        raise
+    return adapter
+
+
+def _begin(adapter: Adapter, *, training_manifest: str, testing_manifest: str, **fields) -> None:
+    """DRAFT/TRAINING_FAILED -> TRAINING_IN_PROGRESS on frozen manifests; enqueue on commit."""
+    locations = {"training_data": storage.uri_for(training_manifest)}
+    if testing_manifest:
+        locations["testing_data"] = storage.uri_for(testing_manifest)
+    moved = adapter.transition(
+        _TRAINABLE,
+        Adapter.Status.TRAINING_IN_PROGRESS,
+        training_manifest=training_manifest,
+        testing_manifest=testing_manifest,
+        test_data=Adapter.TestData.MANIFEST if testing_manifest else Adapter.TestData.AUTOSPLIT,
+        training_started_at=timezone.now(),
+        training_ended_at=None,
+        training_seconds=None,
+        training_attempts=1,
+        status_message="",
+        evaluation=None,
+        f1_score=None,
+        test_results=[],
+        locations=locations,
+        backend_arn="",
+        base_model_version=get_backend().base_model_version,
+        expires_at=None,
+        **fields,
+    )
+    if not moved:
+        adapter.refresh_from_db(fields=["status"])
+        raise ValidationError(f"Training cannot start: the adapter is {adapter.get_status_display().lower()}")
+    pk = adapter.pk
+    transaction.on_commit(lambda: enqueue_training(pk))
+
+
+def enqueue_training(adapter_id: int) -> None:
+    from adapters.tasks import train_adapter
+
+    result = train_adapter.delay(adapter_id)
+    Adapter.objects.filter(pk=adapter_id).update(task_id=result.id or "")
+
+
+def _read(name: str) -> bytes:
+    with default_storage.open(name, "rb") as fh:
+        return fh.read()
+
+
+def training_spec(adapter: Adapter) -> TrainingSpec:
+    """The backend's TrainingSpec, read back from the adapter's frozen manifests."""
+
+    def entries(name: str) -> list[ManifestEntry]:
+        lines = manifests.read_groundtruth(_read(name), name=storage.uri_for(name))
+        return [ManifestEntry(ImageRef(line.bucket, line.key), list(line.labels)) for line in lines]
+
+    return TrainingSpec(
+        project_arn=adapter.project.remote_arn,
+        adapter_arn=adapter.arn,
+        version_name=adapter.name,
+        training=entries(adapter.training_manifest),
+        testing=entries(adapter.testing_manifest) if adapter.testing_manifest else None,
+        confidence_threshold=adapter.confidence_threshold,
+        description=adapter.description,
+        tags=dict(adapter.tags),
+        kms_key_id=adapter.kms_key_id,
+        output_prefix=f"adapters/{adapter.pk}/output",
+    )
+
+
+def run_training(adapter: Adapter) -> TrainingStatus:
+    """Train through the backend. A final result is stored; TRAINING_IN_PROGRESS (aws) keeps the ARN to poll.
+
+    Raises BackendError (the caller retries the retryable ones) and manifests.ManifestError.
+    """
+    backend = get_backend()
+    result = backend.start_training(spec=training_spec(adapter))
+    if result.status == Adapter.Status.TRAINING_IN_PROGRESS:
+        Adapter.objects.filter(pk=adapter.pk, status=Adapter.Status.TRAINING_IN_PROGRESS).update(
+            backend_arn=result.adapter_arn if result.adapter_arn != adapter.arn else "",
+            locations={**adapter.locations, **result.locations},
+        )
+        adapter.backend_arn = result.adapter_arn if result.adapter_arn != adapter.arn else ""
+        return result
+    finish_training(adapter, result)
+    return result
+
+
+def poll_training(adapter: Adapter) -> TrainingStatus:
+    """Ask the backend how a remote training is going; store it when final."""
+    result = get_backend().training_status(
+        project_arn=adapter.project.remote_arn, adapter_arn=adapter.remote_arn, version_name=adapter.name
+    )
+    if result.status != Adapter.Status.TRAINING_IN_PROGRESS:
+        finish_training(adapter, result)
+    return result
+
+
+def finish_training(adapter: Adapter, result: TrainingStatus) -> None:
+    """Store a final training result and tell the person who created the adapter."""
+    if result.status == Adapter.Status.TRAINING_FAILED:
+        fail_training(adapter, result.message or "the backend reported TRAINING_FAILED without a reason")
+        return
+    if adapter.mark_completed(result):
+        f1 = f", F1 score {adapter.f1_score:.2f}" if adapter.f1_score is not None else ""
+        notify(adapter, f"Adapter {adapter.name} finished training{f1}.", level="success")
+
+
+def fail_training(adapter: Adapter, message: str) -> None:
+    if adapter.mark_failed(message):
+        notify(adapter, f"Adapter {adapter.name} failed to train: {message}", level="error")
+
+
+def notify(adapter: Adapter, message: str, *, level: str = "info") -> None:
+    """A notification in the console, and an e-mail when the person has an address."""
+    user = adapter.created_by
+    if user is None:
+        return
+    link = reverse("adapters-detail", args=[adapter.pk])
+    Notification.objects.create(user=user, message=message[:500], link=link, level=level)
+    if user.email:
+        try:
+            send_mail(f"[Moderation console] {message[:120]}", f"{message}\n\n{link}\n", None, [user.email])
+        except Exception:  # noqa: BLE001 - a mail server being down must not fail a training
+            log.exception("could not e-mail %s about adapter %s", user.email, adapter.pk)
+
+
+def fail_stale_trainings(*, now=None) -> dict[str, list[int]]:
+    """Finish or fail TRAINING_IN_PROGRESS rows whose task is gone (a worker that died).
+
+    A run started more than STALE_AFTER ago: on a backend that trains remotely and has an
+    ARN, poll it; otherwise enqueue it again (up to MAX_TRAINING_ATTEMPTS), then fail it.
+    """
+    now = now or timezone.now()
+    done: dict[str, list[int]] = {"polled": [], "requeued": [], "failed": []}
+    stale = (
+        Adapter.objects.training().filter(training_started_at__lt=now - STALE_AFTER).select_related("project")
+    )
+    for adapter in stale:
+        if adapter.backend_arn:
+            try:
+                poll_training(adapter)
+            except BackendError as exc:
+                if not exc.retryable:
+                    fail_training(adapter, exc.message)
+            done["polled"].append(adapter.pk)
+        elif adapter.training_attempts < MAX_TRAINING_ATTEMPTS:
+            with transaction.atomic():
+                moved = Adapter.objects.filter(
+                    pk=adapter.pk,
+                    status=Adapter.Status.TRAINING_IN_PROGRESS,
+                    training_attempts=adapter.training_attempts,
+                ).update(training_attempts=F("training_attempts") + 1, training_started_at=now)
+                if moved:
+                    pk = adapter.pk
+                    transaction.on_commit(lambda pk=pk: enqueue_training(pk))
+                    done["requeued"].append(pk)
+        else:
+            fail_training(
+                adapter,
+                f"Training stopped: the worker running it stopped {_plural(adapter.training_attempts, 'time')} "
+                f"without finishing (no result after {STALE_AFTER}). Check that a worker is running "
+                "and has enough memory, then train the adapter again.",
+            )
+            done["failed"].append(adapter.pk)
+    return done
+
+
+# ------------------------------------------------------------------ deprecation
+
+
+def _auto_name(adapter: Adapter) -> str:
+    base = re.sub(r"-auto-\d+$", "", adapter.name)[:240]
+    n = 1
+    while adapter.project.adapters.filter(name=f"{base}-auto-{n}").exists():
+        n += 1
+    return f"{base}-auto-{n}"
+
+
+def retrain_frozen(adapter: Adapter) -> Adapter:
+    """A new adapter version trained on `adapter`'s frozen dataset (auto-update)."""
+    from projects.services import create_adapter
+
+    new = create_adapter(
+        user=None,
+        project=adapter.project,
+        name=_auto_name(adapter),
+        description=adapter.description,
+        copy_from=adapter,
+    )
+    train = storage.save(f"adapters/{new.pk}/train.manifest", _read(adapter.training_manifest))
+    test = (
+        storage.save(f"adapters/{new.pk}/test.manifest", _read(adapter.testing_manifest))
+        if adapter.testing_manifest
+        else ""
+    )
+    with transaction.atomic():
+        _begin(
+            new,
+            training_manifest=train,
+            testing_manifest=test,
+            confidence_threshold=adapter.confidence_threshold,
+            tags=dict(adapter.tags),
+            kms_key_id=adapter.kms_key_id,
+        )
+        Adapter.objects.filter(pk=new.pk).update(created_by=adapter.created_by)
+        new.created_by = adapter.created_by
+        record(None, "adapter.auto_update", new, project=adapter.project, retrained_from=adapter.pk)
+    return new
+
+
+def _deprecate(adapter: Adapter, now, message: str) -> bool:
+    return adapter.transition(
+        [Adapter.Status.TRAINING_COMPLETED],
+        Adapter.Status.DEPRECATED,
+        expires_at=expiry_from(now),
+        status_message=message,
+    )
+
+
+def _expire(adapter: Adapter, message: str) -> bool:
+    return adapter.transition(
+        [Adapter.Status.TRAINING_COMPLETED, Adapter.Status.DEPRECATED],
+        Adapter.Status.EXPIRED,
+        status_message=message,
+    )
+
+
+def check_base_model_versions(*, now=None) -> dict[str, list[int]]:
+    """Mark adapters as AWS marks them when the base model changes; auto-update retrains them.
+
+    local: an adapter trained on another version than the engine's is DEPRECATED (expiring
+    after expiry_from); aws: DescribeProjectVersions says DEPRECATED or EXPIRED. A
+    DEPRECATED adapter past its expiry date becomes EXPIRED.
+    """
+    now = now or timezone.now()
+    backend = get_backend()
+    done: dict[str, list[int]] = {"deprecated": [], "expired": [], "retrained": []}
+    for adapter in Adapter.objects.filter(status=Adapter.Status.DEPRECATED, expires_at__lt=now):
+        if _expire(
+            adapter, "Expired: it is ignored and the base model answers instead. Train a new adapter."
+        ):
+            done["expired"].append(adapter.pk)
+    usable = Adapter.objects.usable().select_related("project", "created_by")
+    if backend.name == "aws":
+        for adapter in usable.exclude(backend_arn=""):
+            try:
+                result = backend.training_status(
+                    project_arn=adapter.project.remote_arn,
+                    adapter_arn=adapter.remote_arn,
+                    version_name=adapter.name,
+                )
+            except BackendError as exc:
+                log.warning("base model check of adapter %s: %s", adapter.pk, exc)
+                continue
+            if result.status == Adapter.Status.DEPRECATED and _deprecate(adapter, now, result.message):
+                done["deprecated"].append(adapter.pk)
+            elif result.status == Adapter.Status.EXPIRED and _expire(adapter, result.message):
+                done["expired"].append(adapter.pk)
+    else:
+        current = backend.base_model_version
+        for adapter in usable.filter(status=Adapter.Status.TRAINING_COMPLETED).exclude(
+            base_model_version=current
+        ):
+            message = (
+                f"Trained on base model {adapter.base_model_version}; the engine now runs {current}. "
+                f"It expires on {expiry_from(now):%Y-%m-%d}."
+            )
+            if _deprecate(adapter, now, message):
+                done["deprecated"].append(adapter.pk)
+    for adapter in Adapter.objects.filter(pk__in=done["deprecated"]).select_related("project", "created_by"):
+        notify(adapter, f"Adapter {adapter.name} is deprecated: {adapter.status_message}", level="error")
+        if adapter.project.auto_update and adapter.training_manifest:
+            try:
+                done["retrained"].append(retrain_frozen(adapter).pk)
+            except (ValidationError, OSError) as exc:
+                log.warning("auto-update of adapter %s: %s", adapter.pk, exc)
+    return done
+
+
+# ------------------------------------------------------------------ deletion
+
+
+def _files_of(adapter: Adapter) -> list[str]:
+    """Stored files only this adapter uses: its images (unless another adapter shares them) and its folder."""
+    names = set()
+    for image in adapter.images.all():
+        for name in (image.file, image.thumbnail):
+            if name and not Image.objects.exclude(adapter=adapter).filter(file=name).exists():
+                names.add(name)
+    names.update(n for n in (adapter.training_manifest, adapter.testing_manifest) if n)
+
+    def walk(folder: str) -> None:
+        try:
+            dirs, files = default_storage.listdir(folder)
+        except (FileNotFoundError, OSError):
+            return
+        names.update(f"{folder}/{f}" for f in files)
+        for d in dirs:
+            walk(f"{folder}/{d}")
+
+    walk(f"adapters/{adapter.pk}")
+    return sorted(names)
+
+
+def delete_adapter(*, user, adapter: Adapter) -> None:
+    """Delete an adapter (refused while it trains): DELETING, the backend's copy, its files, then the row."""
+    if adapter.status == Adapter.Status.TRAINING_IN_PROGRESS:
+        raise ValidationError(
+            f"Adapter {adapter.name!r} is training: wait until training ends, then delete it."
+        )
+    previous = adapter.status
+    others = [
+        s
+        for s in Adapter.Status.values
+        if s not in (Adapter.Status.TRAINING_IN_PROGRESS, Adapter.Status.DELETING)
+    ]
+    if not adapter.transition(others, Adapter.Status.DELETING):
+        raise ValidationError(f"Adapter {adapter.name!r} is being deleted or has started training.")
+    if previous != Adapter.Status.DRAFT:
+        try:
+            get_backend().delete_adapter(adapter_arn=adapter.remote_arn)
+        except BackendError as exc:
+            if exc.code != "ResourceNotFoundException":
+                adapter.transition([Adapter.Status.DELETING], previous)
+                raise ValidationError(
+                    f"The moderation backend refused to delete the adapter: {exc.message}"
+                ) from exc
+    files = _files_of(adapter)
+    with transaction.atomic():
+        record(
+            user,
+            "adapter.delete",
+            adapter,
+            project=adapter.project,
+            name=adapter.name,
+            arn=adapter.remote_arn,
+        )
+        adapter.delete()
+    for name in files:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            log.warning("could not delete %s of a deleted adapter", name)

@@ -1,0 +1,86 @@
+"""Celery entry points for adapters: thin, idempotent, the Adapter row is the truth."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from adapters import services
+from adapters.models import Adapter
+from console.backends.base import BackendError
+from console.manifests import ManifestError
+
+log = logging.getLogger(__name__)
+
+# The local engine trains a few hundred images in minutes; a run longer than this is stuck
+# and killed. services.STALE_AFTER (2 h) is longer, so a stale row has no live task.
+TRAINING_TIME_LIMIT = 60 * 60
+MAX_RETRIES = 5  # transient backend errors: waits of 30 s, 60 s, 120 s, 240 s, 480 s
+RETRY_BACKOFF_SECONDS = 30
+POLL_SECONDS = 60  # how often a remote (aws) training is asked for its status
+MAX_POLL_RETRIES = 10
+
+
+def _backoff(retries: int) -> int:
+    return RETRY_BACKOFF_SECONDS * 2**retries
+
+
+def _training(adapter_id: int) -> Adapter | None:
+    adapter = Adapter.objects.select_related("project", "created_by").filter(pk=adapter_id).first()
+    if adapter is None or adapter.status != Adapter.Status.TRAINING_IN_PROGRESS:
+        return None  # deleted, or already finished by an earlier run of this task
+    return adapter
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES, time_limit=TRAINING_TIME_LIMIT)
+def train_adapter(self, adapter_id: int) -> None:
+    """Train an adapter on its frozen manifests. Safe to run twice: it checks the status,
+    and a second training of the same manifests writes the same result over the first."""
+    adapter = _training(adapter_id)
+    if adapter is None:
+        return
+    if adapter.backend_arn:  # an earlier run already started it remotely
+        poll_adapter_training.apply_async((adapter_id,), countdown=POLL_SECONDS)
+        return
+    try:
+        result = services.run_training(adapter)
+    except BackendError as exc:
+        if exc.retryable and self.request.retries < self.max_retries:
+            raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+        services.fail_training(adapter, exc.message)
+        return
+    except ManifestError as exc:
+        services.fail_training(adapter, f"The frozen dataset cannot be read: {exc}")
+        return
+    if result.status == Adapter.Status.TRAINING_IN_PROGRESS:
+        poll_adapter_training.apply_async((adapter_id,), countdown=POLL_SECONDS)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_POLL_RETRIES)
+def poll_adapter_training(self, adapter_id: int) -> None:
+    """Ask the backend (DescribeProjectVersions) until the training is final."""
+    adapter = _training(adapter_id)
+    if adapter is None:
+        return
+    try:
+        result = services.poll_training(adapter)
+    except BackendError as exc:
+        if exc.retryable and self.request.retries < self.max_retries:
+            raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+        services.fail_training(adapter, exc.message)
+        return
+    if result.status == Adapter.Status.TRAINING_IN_PROGRESS:
+        poll_adapter_training.apply_async((adapter_id,), countdown=POLL_SECONDS)
+
+
+@shared_task
+def fail_stale_trainings() -> dict:
+    """Periodic: trainings whose worker died are polled, enqueued again, or failed with a message."""
+    return services.fail_stale_trainings()
+
+
+@shared_task
+def check_base_model_versions() -> dict:
+    """Periodic: deprecate and expire adapters when the base model changes; auto-update retrains."""
+    return services.check_base_model_versions()
