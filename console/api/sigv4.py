@@ -93,7 +93,8 @@ def check_date(amz_date: str, *, now: dt.datetime, window_seconds: int) -> None:
         when = dt.datetime.strptime(amz_date, TIMESTAMP_FORMAT).replace(tzinfo=dt.UTC)
     except ValueError:
         raise AuthError(
-            "IncompleteSignatureException", f"X-Amz-Date {amz_date!r} is not in the format YYYYMMDD'T'HHMMSS'Z'."
+            "IncompleteSignatureException",
+            f"X-Amz-Date {amz_date!r} is not in the format YYYYMMDD'T'HHMMSS'Z'.",
         ) from None
     window = dt.timedelta(seconds=window_seconds)
     fmt = TIMESTAMP_FORMAT
@@ -119,14 +120,22 @@ def canonical_query(query_string: str) -> str:
 
 
 def canonical_request(
-    *, method: str, path: str, query_string: str, headers: dict[str, list[str]], signed: list[str], body: bytes
+    *,
+    method: str,
+    path: str,
+    query_string: str,
+    headers: dict[str, list[str]],
+    signed: list[str],
+    body: bytes,
 ) -> str:
     """`headers` maps lower-case names to the values that arrived."""
     lines = []
     for name in signed:
         values = headers.get(name)
         if values is None:
-            raise AuthError("InvalidSignatureException", f"Signed header {name!r} is missing from the request.")
+            raise AuthError(
+                "InvalidSignatureException", f"Signed header {name!r} is missing from the request."
+            )
         lines.append(f"{name}:{','.join(' '.join(v.split()) for v in values)}")
     payload_hash = (headers.get("x-amz-content-sha256") or [hashlib.sha256(body).hexdigest()])[0]
     return "\n".join(
