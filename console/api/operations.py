@@ -277,15 +277,17 @@ def _manifest_assets(data: dict | None, field: str) -> list[dict]:
 
 
 def _import(*, user, adapter: Adapter, manifests: list[dict], field: str, split: str, added: list) -> None:
+    """Import each manifest through projects.services.add_images; its refusals name the file and line."""
     from projects import services
 
     for i, obj in enumerate(manifests):
         where = f"{field}.Assets[{i}].GroundTruthManifest.S3Object"
-        data = _read_object(obj, where)
+        named = (obj["Name"], _read_object(obj, where))
         try:
-            report = services.import_manifest(
-                user=user, adapter=adapter, data=data, name=obj["Name"], split=split
-            )
+            if split == "test":
+                report = services.add_images(user=user, adapter=adapter, test_manifest=named)
+            else:
+                report = services.add_images(user=user, adapter=adapter, manifest=named)
         except ManifestError as exc:
             raise ApiError("InvalidParameterException", f"{where}: {exc}") from None
         except ValidationError as exc:
@@ -553,6 +555,36 @@ def _start_job(user, params: dict, token: str, digest: str) -> str:
     return str(job.job_id)
 
 
+FAILURE_CODES = {
+    "INTERNAL_ERROR",
+    "INVALID_S3_OBJECT",
+    "INVALID_MANIFEST",
+    "INVALID_OUTPUT_CONFIG",
+    "INVALID_KMS_KEY",
+    "ACCESS_DENIED",
+    "RESOURCE_NOT_FOUND",
+    "RESOURCE_NOT_READY",
+    "THROTTLED",
+}
+_FAILURE_HINTS = [
+    ("S3Object", "INVALID_S3_OBJECT"),
+    ("Image", "INVALID_S3_OBJECT"),
+    ("Manifest", "INVALID_MANIFEST"),
+    ("NotFound", "RESOURCE_NOT_FOUND"),
+    ("NotReady", "RESOURCE_NOT_READY"),
+    ("Throttl", "THROTTLED"),
+    ("AccessDenied", "ACCESS_DENIED"),
+    ("Kms", "INVALID_KMS_KEY"),
+]
+
+
+def _failure_code(code: str) -> str:
+    """FailureDetails.Code is an enum; the console keeps the error code of the cause."""
+    if code in FAILURE_CODES:
+        return code
+    return next((value for hint, value in _FAILURE_HINTS if hint.lower() in code.lower()), "INTERNAL_ERROR")
+
+
 def _job_description(job: BulkAnalysisJob) -> dict:
     echo = _echo(str(job.job_id))
     config: dict = {"MinConfidence": job.min_confidence}
@@ -575,7 +607,7 @@ def _job_description(job: BulkAnalysisJob) -> dict:
     if job.completed_at:
         out["CompletionTimestamp"] = job.completed_at
     if job.status == BulkAnalysisJob.Status.FAILED:
-        out["FailureDetails"] = {"Code": job.failure_code or "INTERNAL_ERROR", "Message": job.status_message}
+        out["FailureDetails"] = {"Code": _failure_code(job.failure_code), "Message": job.status_message}
     if job.output_manifest:
         out["Results"] = {
             "S3Object": _s3_object(job.output_manifest),

@@ -13,7 +13,9 @@ def error_of(excinfo):
 
 
 def test_it_creates_a_project_that_the_console_lists(rek, owner_client):
-    arn = rek.create_project(ProjectName="api-proj", Feature="CONTENT_MODERATION", AutoUpdate="ENABLED")["ProjectArn"]
+    arn = rek.create_project(ProjectName="api-proj", Feature="CONTENT_MODERATION", AutoUpdate="ENABLED")[
+        "ProjectArn"
+    ]
     project = Project.objects.get(name="api-proj")
     assert project.arn == arn and project.auto_update
     assert AuditEntry.objects.filter(action="project.create", object_id=str(project.pk)).exists()
@@ -56,7 +58,9 @@ def test_it_pages_projects(rek):
     assert error_of(excinfo)[0] == "InvalidPaginationTokenException"
     # A token is bound to its filters.
     with pytest.raises(ClientError) as excinfo:
-        rek.describe_projects(Features=["CONTENT_MODERATION"], ProjectNames=["p1"], NextToken=first["NextToken"])
+        rek.describe_projects(
+            Features=["CONTENT_MODERATION"], ProjectNames=["p1"], NextToken=first["NextToken"]
+        )
     assert error_of(excinfo)[0] == "InvalidPaginationTokenException"
 
 
@@ -97,7 +101,9 @@ def test_it_refuses_a_duplicate_project_name(rek):
 def test_it_deletes_an_empty_project_and_refuses_one_with_adapters(rek, owner):
     from projects.services import create_adapter
 
-    arn = rek.create_project(ProjectName="del", Feature="CONTENT_MODERATION", AutoUpdate="DISABLED")["ProjectArn"]
+    arn = rek.create_project(ProjectName="del", Feature="CONTENT_MODERATION", AutoUpdate="DISABLED")[
+        "ProjectArn"
+    ]
     adapter = create_adapter(user=owner, project=Project.objects.get(arn=arn), name="draft")
     with pytest.raises(ClientError) as excinfo:
         rek.delete_project(ProjectArn=arn)
