@@ -164,7 +164,8 @@ def chart(doc: dict, label: str = ALL, *, width: int = 320, height: int = 120) -
         "height": height,
         "max": top,
         "lines": {
-            name: " ".join(f"{x(t)},{y(v)}" for t, v in zip(ts, values, strict=True)) for name, values in series.items()
+            name: " ".join(f"{x(t)},{y(v)}" for t, v in zip(ts, values, strict=True))
+            for name, values in series.items()
         },
     }
 

@@ -29,7 +29,6 @@ from console.backends.base import (
     TrainingStatus,
     get_backend,
 )
-from console.engine.evaluation import autosplit
 from console.models import Notification, record
 from console.validators import (
     validate_confidence,
@@ -40,10 +39,6 @@ from console.validators import (
 
 log = logging.getLogger(__name__)
 
-# The local engine's minimums (console.backends.local.MIN_TRAINING_IMAGES / MIN_TEST_IMAGES):
-# checked here first so a person is told before training starts, not by a failed run.
-MIN_TRAINING_IMAGES = 10
-MIN_TEST_IMAGES = 2
 # A training run older than this has no live task: the train task's hard time limit
 # (adapters.tasks.TRAINING_TIME_LIMIT, 1 h) is shorter, so its worker is gone.
 STALE_AFTER = timedelta(hours=2)
@@ -61,7 +56,10 @@ def _plural(n: int, word: str) -> str:
 
 
 def _dataset(adapter: Adapter) -> tuple[list[tuple[str, list[str]]], list[tuple[str, list[str]]]]:
-    """(training, test) as (uri, labels) pairs of the labeled images; test is [] without a test split."""
+    """(training, test) as (uri, labels) pairs of the labeled images; test is [] for autosplit.
+
+    Images with split "test" (from a test manifest) are the test set; unlabeled ones are left out.
+    """
     train, test = [], []
     images = adapter.images.labeled().prefetch_related("labels").order_by("id")
     for image in images:
@@ -72,33 +70,21 @@ def _dataset(adapter: Adapter) -> tuple[list[tuple[str, list[str]]], list[tuple[
 
 
 def training_blockers(adapter: Adapter) -> list[str]:
-    """Why this adapter cannot be trained now, in words; empty when it can."""
+    """Why this adapter cannot be trained now, in words; empty when it can.
+
+    The dataset rules (unlabeled images, the backend's minimum training and test set sizes)
+    are projects.services.dataset_blockers, which the labeling page shows too; on top of
+    them, the engine refuses a label that every training image has.
+    """
+    from projects.services import dataset_blockers
+
     if adapter.status not in _TRAINABLE:
         return [
             f"the adapter is {adapter.get_status_display().lower()}: only a draft or a failed adapter can be trained"
         ]
-    blockers = []
-    unlabeled = adapter.images.unlabeled().count()
-    if unlabeled:
-        blockers.append(f"{_plural(unlabeled, 'image')} still unlabeled: give each a label or mark it safe")
-    train, test = _dataset(adapter)
-    if not train and not test:
-        return [*blockers, "no labeled images: add images and label them"]
-    if not test:  # autosplit, as the backends do it
-        train_idx, test_idx = autosplit([uri for uri, _ in train])
-        train, test = [train[i] for i in train_idx], [train[i] for i in test_idx]
-        where = " (after setting aside 20% of the images as the test set)"
-    else:
-        where = ""
-    if len(train) < MIN_TRAINING_IMAGES:
-        blockers.append(
-            f"the training set needs at least {MIN_TRAINING_IMAGES} labeled images{where}; it has {len(train)}"
-        )
-    if len(test) < MIN_TEST_IMAGES:
-        blockers.append(f"a test set needs at least {MIN_TEST_IMAGES} images; it has {len(test)}")
+    blockers = dataset_blockers(adapter)
+    train, _ = _dataset(adapter)
     names = sorted({name for _, labels in train for name in labels})
-    if train and not names:
-        blockers.append("no training image has a moderation label: label the images the adapter should flag")
     for name in names:
         if all(name in labels for _, labels in train):
             blockers.append(
