@@ -85,6 +85,8 @@ class Prediction(models.Model):
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Wall time of this image's analysis: the measured per-image time behind the start page's estimate.
+    seconds = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["line"]

@@ -1,3 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from verification import views
+
+urlpatterns = [
+    path("<int:pk>/", views.verify_job, name="verify-job"),
+    path("<int:pk>/images/<int:line>/verdict/", views.set_verdict, name="verify-verdict"),
+    path("<int:pk>/images/<int:line>/review/", views.mark_reviewed, name="verify-review"),
+    path("<int:pk>/images/<int:line>/undo/", views.undo, name="verify-undo"),
+    path("<int:pk>/train/", views.train, name="verify-train"),
+]

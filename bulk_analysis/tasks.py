@@ -1,0 +1,74 @@
+"""Celery entry points of a bulk analysis job. Thin: the work is in bulk_analysis.services.
+
+Chord-free: run_job fans the job out into units; each unit finishes the job when it finds no
+pending row left; resume_stalled_jobs (every minute, from beat) re-enqueues the units a killed
+worker took with it.
+"""
+
+from celery import shared_task
+
+from bulk_analysis import services
+from console.backends.base import BackendError
+
+# Retries of a unit hit by a transient backend error (throttling, a service fault), with
+# exponential backoff from RETRY_SECONDS; after the last one the images get the error.
+UNIT_RETRIES = 5
+RETRY_SECONDS = 10
+# How often an AWS bulk job is polled, and for how long (AWS keeps jobs a year; 2 days is plenty).
+POLL_SECONDS = 30
+POLL_ATTEMPTS = 2 * 24 * 3600 // POLL_SECONDS
+# Hard limit of one unit: 25 images, even at 15 MB each from S3, take far less.
+UNIT_TIME_LIMIT = 15 * 60
+
+
+@shared_task(bind=True, max_retries=UNIT_RETRIES, acks_late=True)
+def run_job(self, job_id: int) -> None:
+    """Start a queued job: hand it to the backend's bulk job, or fan it out into units."""
+    try:
+        action = services.begin(job_id=job_id)
+    except BackendError as exc:
+        if exc.retryable:
+            raise self.retry(exc=exc, countdown=RETRY_SECONDS * 2**self.request.retries) from exc
+        raise
+    if action == "poll":
+        poll_job.apply_async((job_id,), countdown=POLL_SECONDS)
+    elif action == "units":
+        from bulk_analysis.models import BulkAnalysisJob
+
+        job = BulkAnalysisJob.objects.get(pk=job_id)
+        for first, last in services.pending_units(job):
+            run_unit.delay(job_id, first, last)
+
+
+@shared_task(bind=True, max_retries=UNIT_RETRIES, acks_late=True, time_limit=UNIT_TIME_LIMIT)
+def run_unit(self, job_id: int, first_line: int, last_line: int) -> None:
+    """Analyse one unit of lines. Safe to run twice: rows move pending -> done/failed only once."""
+    give_up = self.request.retries >= self.max_retries
+    try:
+        services.run_unit(job_id=job_id, first_line=first_line, last_line=last_line, give_up=give_up)
+    except BackendError as exc:  # transient only: permanent errors are recorded per image
+        raise self.retry(exc=exc, countdown=RETRY_SECONDS * 2**self.request.retries) from exc
+
+
+@shared_task(bind=True, max_retries=POLL_ATTEMPTS, acks_late=True)
+def poll_job(self, job_id: int) -> None:
+    """Poll the backend's bulk job until it is final, then write its results."""
+    try:
+        final = services.poll(job_id=job_id)
+    except BackendError as exc:
+        if not exc.retryable:
+            from bulk_analysis.models import BulkAnalysisJob
+
+            job = BulkAnalysisJob.objects.filter(pk=job_id).first()
+            if job:
+                services.fail_job(job, exc.code, exc.message)
+            return
+        final = False
+    if not final:
+        raise self.retry(countdown=POLL_SECONDS)
+
+
+@shared_task
+def resume_stalled_jobs(stalled_seconds: float = services.STALL_SECONDS) -> list[int]:
+    """Periodic (beat): put back the work of running jobs that stopped making progress."""
+    return services.resume_stalled(stalled_seconds=stalled_seconds)

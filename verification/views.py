@@ -1,0 +1,222 @@
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import F, FloatField, Value
+from django.db.models.functions import Abs, Cast
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from bulk_analysis.models import BulkAnalysisJob, Prediction
+from bulk_analysis.views import filtered_predictions
+from console import access, taxonomy
+from console.models import Profile
+from verification import services
+from verification.forms import TrainFromVerificationForm
+from verification.models import ImageReview
+
+PAGE_SIZE = 24  # images per page of the verify grid
+
+
+def _job(request, pk, role=access.VIEWER) -> BulkAnalysisJob:
+    job = access.get_job(request.user, pk, role)
+    if job.status != BulkAnalysisJob.Status.SUCCEEDED:
+        raise Http404("only a succeeded job's predictions can be verified")
+    return job
+
+
+def _threshold(value, job) -> float:
+    try:
+        threshold = float(value)
+    except (TypeError, ValueError):
+        threshold = job.min_confidence
+    return min(100.0, max(job.min_confidence, threshold))
+
+
+def card_context(
+    prediction: Prediction, threshold: float, *, blur: bool, verdicts=None, reviewed=None
+) -> dict:
+    if verdicts is None:
+        verdicts = {v.label: v.verdict for v in prediction.verifications.all()}
+    if reviewed is None:
+        reviewed = ImageReview.objects.filter(prediction=prediction).exists()
+    predicted = services.predicted_labels(prediction.top_labels, threshold)
+    outcomes = dict(services.image_outcomes(prediction.top_labels, verdicts, threshold)) if reviewed else {}
+    rows = [
+        {
+            "name": name,
+            "confidence": prediction.top_labels.get(name),
+            "predicted": name in predicted,
+            "verdict": verdicts.get(name, ""),
+            "outcome": services.OUTCOME_TEXT.get(outcomes.get(name, ""), ""),
+        }
+        for name in taxonomy.TOP_LEVEL
+        if name in predicted or name in verdicts
+    ]
+    return {
+        "p": prediction,
+        "rows": rows,
+        "reviewed": reviewed,
+        "negative": services.OUTCOME_TEXT["tn"] if reviewed and "" in outcomes else "",
+        "flagged": bool(predicted),
+        "addable": [name for name in taxonomy.TOP_LEVEL if name not in predicted and name not in verdicts],
+        "blurred": blur
+        and (taxonomy.BLURRED_TOP_LEVEL in prediction.top_labels or taxonomy.BLURRED_TOP_LEVEL in verdicts),
+        "threshold": threshold,
+    }
+
+
+def verify_job(request, pk):
+    job = _job(request, pk)
+    threshold = _threshold(request.GET.get("threshold"), job)
+    if request.htmx and request.htmx.target == "performance":
+        return render(request, "verification/_performance.html", _performance(job, threshold))
+    label, flag = request.GET.get("label", ""), request.GET.get("flag", "")
+    status, order = request.GET.get("status", ""), request.GET.get("order", "")
+    rows = filtered_predictions(job, label=label, flag=flag, threshold=threshold).filter(
+        state=Prediction.State.DONE
+    )
+    reviewed = services.reviewed_ids(job)
+    if status == "verified":
+        rows = rows.filter(pk__in=reviewed)
+    elif status == "unverified":
+        rows = rows.exclude(pk__in=reviewed)
+    if order == "least-sure":
+        # The images whose strongest label is closest to the threshold: the model is least sure.
+        rows = rows.annotate(distance=Abs(F("max_confidence") - Cast(Value(threshold), FloatField())))
+        rows = rows.order_by("distance", "line")
+    else:
+        rows = rows.order_by("line")
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    verdicts = services.verdicts_of(job)
+    blur = Profile.for_user(request.user).blur_explicit
+    cards = [
+        card_context(p, threshold, blur=blur, verdicts=verdicts.get(p.pk, {}), reviewed=p.pk in reviewed)
+        for p in page
+    ]
+    context = {
+        "job": job,
+        "threshold": threshold,
+        "label": label,
+        "flag": flag,
+        "status": status,
+        "order": order,
+        "page": page,
+        "cards": cards,
+        "labels": taxonomy.TOP_LEVEL,
+        "can_verify": access.has_role(request.user, access.ANNOTATOR),
+        "query": request.GET.urlencode(),
+        **_performance(job, threshold),
+    }
+    return render(request, "verification/verify.html", context)
+
+
+def _performance(job, threshold) -> dict:
+    return {
+        "job": job,
+        "threshold": threshold,
+        "perf": services.performance(job=job, threshold=threshold),
+        "guidance": services.TUTORIAL_GUIDANCE,
+    }
+
+
+def _prediction(request, pk, line):
+    job = _job(request, pk, access.ANNOTATOR)
+    prediction = get_object_or_404(Prediction, job=job, line=line)
+    prediction.job = job
+    return prediction
+
+
+def _answer(request, prediction, threshold, error: str = ""):
+    """The updated card for htmx (with an event that refreshes the statistics), else back to the page."""
+    if request.htmx:
+        context = card_context(prediction, threshold, blur=Profile.for_user(request.user).blur_explicit)
+        context.update(job=prediction.job, can_verify=True, error=error)
+        response = render(request, "verification/_card.html", context)
+        response["HX-Trigger"] = "verdict-changed"
+        return response
+    if error:
+        messages.error(request, error)
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("verify-job", args=[prediction.job_id])
+    return redirect(back)
+
+
+@require_POST
+def set_verdict(request, pk, line):
+    prediction = _prediction(request, pk, line)
+    threshold = _threshold(request.POST.get("threshold"), prediction.job)
+    try:
+        services.set_verdict(
+            user=request.user,
+            prediction=prediction,
+            label=request.POST.get("label", ""),
+            verdict=request.POST.get("verdict", ""),
+            threshold=threshold,
+        )
+    except ValidationError as exc:
+        return _answer(request, prediction, threshold, " ".join(exc.messages))
+    return _answer(request, prediction, threshold)
+
+
+@require_POST
+def mark_reviewed(request, pk, line):
+    prediction = _prediction(request, pk, line)
+    threshold = _threshold(request.POST.get("threshold"), prediction.job)
+    try:
+        services.mark_reviewed(user=request.user, prediction=prediction)
+    except ValidationError as exc:
+        return _answer(request, prediction, threshold, " ".join(exc.messages))
+    return _answer(request, prediction, threshold)
+
+
+@require_POST
+def undo(request, pk, line):
+    prediction = _prediction(request, pk, line)
+    threshold = _threshold(request.POST.get("threshold"), prediction.job)
+    done = services.undo(
+        user=request.user,
+        prediction=prediction,
+        label=request.POST.get("label", ""),
+        expected=request.POST.get("expected", ""),
+        restore=request.POST.get("restore", ""),
+        unreview=request.POST.get("unreview") == "1",
+    )
+    error = "" if done else "Not undone: someone else has changed this verdict since."
+    return _answer(request, prediction, threshold, error)
+
+
+def train(request, pk):
+    job = _job(request, pk)
+    if not access.has_role(request.user, access.MANAGER):
+        raise PermissionDenied("Training an adapter needs the manager role.")
+    threshold = _threshold(request.POST.get("confidence_threshold") or request.GET.get("threshold"), job)
+    initial = {"confidence_threshold": threshold, "auto_update": True, "project_choice": "new"}
+    form = TrainFromVerificationForm(request.POST or None, request.FILES or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        manifest = data.get("test_manifest") if data["test_data"] == "manifest" else None
+        try:
+            adapter = services.train_from_verification(
+                user=request.user,
+                job=job,
+                threshold=data["confidence_threshold"],
+                adapter_name=data["adapter_name"],
+                project=data["project"],
+                project_name=(data.get("project_name") or "").strip(),
+                auto_update=data["auto_update"],
+                test_manifest=(manifest.name, manifest.read()) if manifest else None,
+                tags=data["tags"],
+                kms_key_id=data["kms_key_id"],
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                form.add_error(None, message)
+        else:
+            messages.success(request, f"Training of adapter {adapter.name} has started.")
+            return redirect("adapters-detail", adapter.pk)
+    context = {"form": form, **_performance(job, threshold)}
+    return render(request, "verification/train.html", context)
