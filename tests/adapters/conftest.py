@@ -56,6 +56,21 @@ def _jpeg(img) -> bytes:
     return buf.getvalue()
 
 
+@pytest.fixture(autouse=True)
+def files(request, settings, tmp_path):
+    """Each test stores files in its own folder; tests with a worker process share the data folder."""
+    if request.node.get_closest_marker("worker"):
+        return None
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path},
+        },
+    }
+    return tmp_path
+
+
 @pytest.fixture
 def project(owner):
     return Project.objects.create(
@@ -106,6 +121,9 @@ def add_image(adapter, data: bytes, labels=(), *, safe=False, split="train", nam
 
 
 def add_dataset(adapter, positives=8, negatives=8, *, split="train", offset=0):
+    if split == "test":  # as when the adapter was created with a test manifest
+        Adapter.objects.filter(pk=adapter.pk).update(test_data=Adapter.TestData.MANIFEST)
+        adapter.test_data = Adapter.TestData.MANIFEST
     for i in range(positives):
         add_image(
             adapter,
