@@ -597,8 +597,9 @@ def _job_description(job: BulkAnalysisJob) -> dict:
         "OperationsConfig": {"DetectModerationLabels": config},
         "Status": job.status,
         "CreationTimestamp": job.created_at,
+        # A job made in the console and not started yet gets its input manifest when it starts.
         "Input": echo.get("Input")
-        or {"S3Object": _s3_object(job.input_manifest) or {"Bucket": storage.bucket(), "Name": ""}},
+        or {"S3Object": _s3_object(job.input_manifest or f"bulk-analysis/{job.pk}/input.manifest")},
         "OutputConfig": echo.get("OutputConfig")
         or {"S3Bucket": storage.bucket(), "S3KeyPrefix": job.output_prefix or f"bulk-analysis/{job.job_id}/"},
     }

@@ -160,6 +160,22 @@ def test_it_runs_the_full_flow_with_boto3(
     assert run.returncode == 0, run.stderr
     assert f"adapter used: {version_arn}" in run.stdout
 
+    # An adapter trained in the console (its train page) is usable by its ARN from boto3.
+    from projects.services import add_images, create_adapter
+
+    console_adapter = create_adapter(user=adapter.created_by, project=adapter.project, name="from-console")
+    add_images(user=adapter.created_by, adapter=console_adapter, manifest=(manifest["Name"], read(manifest)))
+    response = owner_client.post(
+        f"/adapters/{console_adapter.pk}/train/", {"confidence_threshold": "50", "encryption": "default"}
+    )
+    assert response.status_code == 302, response.content
+    rek.get_waiter("project_version_training_completed").wait(
+        ProjectArn=project_arn, VersionNames=["from-console"], WaiterConfig={"Delay": 1, "MaxAttempts": 240}
+    )
+    used = rek.detect_moderation_labels(Image={"Bytes": bottle}, ProjectVersion=console_adapter.arn)
+    assert used["ProjectVersion"] == console_adapter.arn
+    rek.delete_project_version(ProjectVersionArn=console_adapter.arn)
+
     # Delete: the project is refused while its adapter remains.
     with pytest.raises(ClientError) as excinfo:
         rek.delete_project(ProjectArn=project_arn)
