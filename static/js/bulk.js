@@ -90,15 +90,11 @@
   }
 
   // The threshold slider: data is {min, max: [per image], labels: [...], conf: [[per label]]}.
-  var dataNode = document.getElementById("threshold-data");
-  var slider = document.getElementById("threshold-slider");
-  if (dataNode && slider) {
-    var raw = JSON.parse(dataNode.textContent);
+  // Counts at threshold t are plain loops over typed arrays (10,000 images: well under 1 ms).
+  function makeCounter(raw) {
     var maxima = Float32Array.from(raw.max);
     var perLabel = raw.conf.map(function (c) { return Float32Array.from(c); });
-
-    // Counts at threshold t: plain loops over typed arrays (10,000 images in well under 1 ms).
-    function countsAt(t) {
+    return function countsAt(t) {
       var flagged = 0, i, n = maxima.length;
       for (i = 0; i < n; i++) if (maxima[i] >= t && maxima[i] > 0) flagged++;
       var labels = new Array(perLabel.length);
@@ -108,8 +104,15 @@
         labels[l] = c;
       }
       return { flagged: flagged, unflagged: n - flagged, labels: labels };
-    }
-    window.bulkCountsAt = countsAt;
+    };
+  }
+  window.bulkMakeCounter = makeCounter;
+
+  var dataNode = document.getElementById("threshold-data");
+  var slider = document.getElementById("threshold-slider");
+  if (dataNode && slider) {
+    var raw = JSON.parse(dataNode.textContent);
+    var countsAt = makeCounter(raw);
 
     function render() {
       var started = performance.now();

@@ -1,0 +1,122 @@
+"""Real Chromium: verify predictions with the keyboard and watch the per-label numbers change;
+the bulk job's threshold slider recomputes the counts in the browser."""
+
+import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+
+from tests.bulk_analysis.conftest import finished_job
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def page(live_server, owner):
+    from playwright.sync_api import sync_playwright
+
+    client = Client()
+    client.force_login(owner)
+    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        context = browser.new_context()
+        context.add_cookies(
+            [{"name": django_settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
+        )
+        yield context.new_page()
+        browser.close()
+
+
+def cell(page, label, stat):
+    return page.locator(f"#per-label tr[data-label='{label}'] td[data-stat='{stat}']").inner_text()
+
+
+@pytest.fixture
+def keyboard_job(owner):
+    return finished_job(owner, [{"Alcohol": 80.0}, {"Alcohol": 65.0}, {}, {"Violence": 70.0}])
+
+
+TOPS = [{"Alcohol": 50.0 + (i % 50)} if i % 3 else {} for i in range(60)]
+
+
+@pytest.fixture
+def slider_job(owner):
+    return finished_job(owner, TOPS, min_confidence=50)
+
+
+# The jobs are made before Playwright starts: its event loop forbids the ORM in this thread.
+def test_it_verifies_predictions_with_the_keyboard(keyboard_job, page, live_server):
+    job = keyboard_job
+    page.goto(f"{live_server.url}/verify/{job.pk}/")
+    page.wait_for_selector(".verify-card.focused")
+    assert cell(page, "Alcohol", "tp") == "0"
+
+    page.keyboard.press("c")  # image 1: Alcohol correct
+    page.wait_for_function(
+        "document.querySelector(\"#per-label tr[data-label='Alcohol'] td[data-stat='tp']\").innerText === '1'"
+    )
+    assert "true positive" in page.locator("#card-1").inner_text()
+
+    page.keyboard.press("j")
+    page.keyboard.press("x")  # image 2: Alcohol incorrect
+    page.wait_for_function(
+        "document.querySelector(\"#per-label tr[data-label='Alcohol'] td[data-stat='fp']\").innerText === '1'"
+    )
+    assert "false positive" in page.locator("#card-2").inner_text()
+
+    page.keyboard.press("j")
+    page.keyboard.press("a")  # image 3: assign a missed label
+    page.select_option("#assign-3", "Gambling")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "document.querySelector(\"#per-label tr[data-label='Gambling'] td[data-stat='fn']\").innerText === '1'"
+    )
+    assert "false negative" in page.locator("#card-3").inner_text()
+    assert cell(page, "Alcohol", "tn") == "1"
+
+    page.keyboard.press("u")  # undo the added label
+    page.wait_for_function(
+        "document.querySelector(\"#per-label tr[data-label='Gambling'] td[data-stat='fn']\").innerText === '0'"
+    )
+    assert "false negative" not in page.locator("#card-3").inner_text()
+    assert cell(page, "Alcohol", "tp") == "1" and cell(page, "Alcohol", "fp") == "1"
+
+
+def test_the_threshold_slider_recomputes_counts_at_once(slider_job, page, live_server):
+    job, tops = slider_job, TOPS
+    page.goto(f"{live_server.url}/bulk-analysis/{job.pk}/")
+    flagged = page.locator("[data-metric=flagged]")
+    assert flagged.inner_text() == "40"
+
+    page.eval_on_selector(
+        "#threshold-slider", "el => { el.value = 90; el.dispatchEvent(new Event('input')); }"
+    )
+    assert flagged.inner_text() == str(sum(1 for t in tops if t and t["Alcohol"] >= 90))
+    assert page.locator("[data-metric=unflagged]").inner_text() == str(60 - int(flagged.inner_text()))
+    page.eval_on_selector(
+        "#threshold-slider", "el => { el.value = 10; el.dispatchEvent(new Event('input')); }"
+    )
+    assert page.locator("#threshold-value").inner_text() == "50"  # never below the job's minimum
+
+    # 10,000 images, every label on some: the recount stays well under 50 ms.
+    ms = page.evaluate(
+        """() => {
+        const n = 10000, max = [], conf = [[], [], [], [], [], [], [], [], [], []];
+        for (let i = 0; i < n; i++) { const c = (i * 7919) % 100; max.push(c); conf[i % 10].push(c); }
+        const countsAt = window.bulkMakeCounter({min: 0, max: max, labels: [], conf: conf});
+        const t0 = performance.now();
+        for (let t = 0; t <= 100; t += 10) countsAt(t);
+        const result = countsAt(50);
+        if (result.flagged + result.unflagged !== n) throw new Error("bad counts");
+        return (performance.now() - t0) / 12; }"""
+    )
+    assert ms < 50, ms
+    assert float(page.locator("#results").get_attribute("data-recompute-ms")) < 50
