@@ -1,6 +1,7 @@
 """docker-compose.yml, validated by the real Compose v2 binary (no Docker engine needed)."""
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -13,12 +14,13 @@ COMPOSE = Path(compose.__file__).parent / "docker-compose"
 
 
 def compose_config(*args, file=ROOT / "docker-compose.yml", env=None):
+    """`docker compose config`, interpolating from `env` alone (default: nothing set but PATH)."""
     return subprocess.run(
         [str(COMPOSE), "-f", str(file), "--project-directory", str(ROOT), "config", *args],
         capture_output=True,
         text=True,
         timeout=60,
-        env=env,
+        env=env if env is not None else {"PATH": os.environ["PATH"]},
     )
 
 
