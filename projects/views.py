@@ -411,14 +411,6 @@ def _filter_url(base, query, **changes) -> str:
     return f"{base}?{q.urlencode()}" if q else base
 
 
-def _training_blockers(adapter) -> list[str]:
-    try:
-        from adapters.services import training_blockers
-    except ImportError:  # the training issue's service; our own rules until it exists
-        return services.dataset_blockers(adapter)
-    return training_blockers(adapter)
-
-
 def _with_urls(context, pk, adapter) -> dict:
     base = reverse("projects-labels", args=[pk, adapter.pk])
     context["base_url"] = base
@@ -439,7 +431,9 @@ def assign_labels(request, pk, adapter_pk):
         context["train_url"] = reverse("adapters-train", args=[adapter.pk])
     except NoReverseMatch:  # the training page belongs to the next issue
         context["train_url"] = ""
-    context["blockers"] = _training_blockers(adapter)
+    # dataset_blockers, not adapters.services.training_blockers: that one reads the whole dataset
+    # (seconds at 50,000 images); the training page still checks it before training starts.
+    context["blockers"] = services.dataset_blockers(adapter)
     context["can_manage"] = access.has_role(request.user, access.MANAGER)
     return render(request, "projects/labels.html", context)
 

@@ -225,7 +225,10 @@ def test_a_manifest_whose_images_cannot_be_read_is_refused_whole(owner_client, a
     good = put("in/good.jpg", jpeg(1))
     small = put("in/small.jpg", jpeg(2, 60, 60))
     data = manifest(
-        gt(good, "Alcohol"), gt("s3://console-local/in/missing.jpg"), gt(small), gt("s3://console-local/../x.jpg")
+        gt(good, "Alcohol"),
+        gt("s3://console-local/in/missing.jpg"),
+        gt(small),
+        gt("s3://console-local/../x.jpg"),
     )
     response = owner_client.post(
         add_url(adapter),
