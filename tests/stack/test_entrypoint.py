@@ -1,6 +1,7 @@
 """docker/entrypoint, the containers' roles, run here as the image runs them (PATH = the venv)."""
 
 import http.cookiejar
+import json
 import os
 import re
 import socket
@@ -160,3 +161,32 @@ def test_it_runs_the_worker_and_the_scheduler(start_role, stack_env):
     assert (Path(stack_env["DATA_DIR"]) / "celerybeat-schedule").exists() or any(
         Path(stack_env["DATA_DIR"]).glob("celerybeat-schedule*")
     )
+
+
+def test_its_health_check_passes_behind_https_with_the_production_hosts(start_role, stack_env):
+    from tests.stack.test_compose import compose_config
+
+    env = {**stack_env, "DJANGO_SECURE": "true", "DJANGO_ALLOWED_HOSTS": ".example.org,console.example.com"}
+    base = f"http://127.0.0.1:{env['PORT']}"
+    web = start_role("web", env)
+
+    check = json.loads(compose_config("--format", "json").stdout)["services"]["web"]["healthcheck"]["test"]
+    assert check[:2] == ["CMD", "python"]
+    command = [sys.executable, *[arg.replace(":8000/", f":{env['PORT']}/") for arg in check[2:]]]
+
+    def healthy():
+        assert web.proc.poll() is None, web.output()
+        return subprocess.run(command, env=env, capture_output=True, timeout=30).returncode == 0
+
+    wait_for(healthy, timeout=120, interval=1, message="the compose health check to pass")
+
+    # Without the proxy's header the site redirects to https; an unknown Host is refused.
+    plain = urllib.request.Request(base + "/healthz", headers={"Host": "console.example.com"})
+    no_redirects = urllib.request.build_opener(NoRedirect)
+    assert get(no_redirects, plain)[0] == 301
+    assert get(no_redirects, base + "/healthz")[0] == 400
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
