@@ -56,7 +56,7 @@
     if (all && all.checked) data.set("all_matching", "on");
     else if (!ids.length && cards()[focus]) ids = [cards()[focus].dataset.id];
     ids.forEach((id) => data.append("image", id));
-    post(bulk.action, data);
+    post(bulk.getAttribute("action"), data);
   }
 
   ws.addEventListener("click", (e) => {
@@ -94,7 +94,7 @@
     e.preventDefault();
     const data = new FormData(e.target);
     if (e.submitter && e.submitter.name) data.set(e.submitter.name, e.submitter.value);
-    post(e.target.action, data);
+    post(e.target.getAttribute("action"), data);
   });
 
   function columns() {

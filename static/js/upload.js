@@ -65,7 +65,7 @@
     errorsBox.hidden = true;
     let body;
     try {
-      const response = await fetch(form.action || window.location.href, {
+      const response = await fetch(form.getAttribute("action") || window.location.href, {
         method: "POST", body: data, headers: { Accept: "application/json" }, credentials: "same-origin",
       });
       body = await response.json();
