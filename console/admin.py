@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from console.api.models import ApiRequest
 from console.models import (
     ApiKey,
     AuditEntry,
@@ -71,3 +72,10 @@ class LoginFailureAdmin(admin.ModelAdmin):
     list_display = ["at", "username", "ip"]
     search_fields = ["username", "ip"]
     date_hierarchy = "at"
+
+
+@admin.register(ApiRequest)
+class ApiRequestAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "user", "operation", "resource_id"]
+    list_filter = ["operation"]
+    search_fields = ["resource_id", "client_token", "user__username"]
