@@ -144,7 +144,9 @@ class LocalBackend(ModerationBackend):
                     "ResourceNotFoundException", f"no trained adapter {adapter_arn} in this console"
                 )
             try:
-                head = adapters.AdapterHead.from_bytes(data, base_model_version=self.base_model_version)
+                # A deprecated adapter (trained on an older base model version) still answers
+                # until the console marks it EXPIRED; apply_vector refuses features that no longer fit.
+                head = adapters.AdapterHead.from_bytes(data, base_model_version=None)
             except EngineError as exc:
                 raise _as_backend_error(exc, adapter_arn) from None
             _heads[adapter_arn] = head

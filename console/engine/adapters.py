@@ -63,8 +63,12 @@ class AdapterHead:
         return buf.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes, *, base_model_version: str) -> AdapterHead:
-        """Load an artifact; refuses one trained for another base model version."""
+    def from_bytes(cls, data: bytes, *, base_model_version: str | None) -> AdapterHead:
+        """Load an artifact; refuses one trained for another base model version.
+
+        `base_model_version=None` accepts any version: a DEPRECATED adapter keeps
+        answering until it expires, as on AWS, as long as its features still fit.
+        """
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
                 meta = json.loads(npz["meta"].tobytes().decode())
@@ -77,7 +81,7 @@ class AdapterHead:
             raise EngineError(
                 "InvalidParameterException", f"unknown adapter artifact format {meta.get('format')!r}"
             )
-        if meta["base_model_version"] != base_model_version:
+        if base_model_version is not None and meta["base_model_version"] != base_model_version:
             raise EngineError(
                 "InvalidParameterException",
                 f"the adapter was trained on base model {meta['base_model_version']}, "

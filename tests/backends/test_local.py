@@ -48,7 +48,7 @@ def symbol_entries(files):
 
 
 @pytest.mark.django_db
-def test_it_trains_evaluates_and_serves_an_adapter(symbol_entries):
+def test_it_trains_evaluates_and_serves_an_adapter(symbol_entries, settings):
     backend = LocalBackend()
     status = backend.start_training(spec=make_spec(symbol_entries))
 
@@ -87,6 +87,15 @@ def test_it_trains_evaluates_and_serves_an_adapter(symbol_entries):
     assert response["ModerationModelVersion"] == "7.0"
     assert LABEL in {label["Name"] for label in response["ModerationLabels"]}
     assert ImageEmbedding.objects.count() == 40  # reused, not recomputed
+
+    # A new base model version deprecates the adapter, which keeps answering until it expires.
+    settings.LOCAL_MODEL_VERSION = "7.1"
+    response = backend.detect_moderation_labels(
+        image=positive.image, min_confidence=0, adapter_arn=ADAPTER_ARN
+    )
+    assert response["ModerationModelVersion"] == "7.1" and response["ProjectVersion"] == ADAPTER_ARN
+    assert LABEL in {label["Name"] for label in response["ModerationLabels"]}
+    settings.LOCAL_MODEL_VERSION = "7.0"
 
     backend.delete_adapter(adapter_arn=ADAPTER_ARN)
     assert not default_storage.exists("projects/p/v1/output/evaluation.json")
