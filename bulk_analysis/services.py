@@ -30,6 +30,7 @@ from adapters.models import Adapter
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from console import manifests, storage, taxonomy
 from console.backends.base import BackendError, ImageRef, get_backend
+from console.engine import EngineError, load_image
 from console.models import Notification, WorkerHeartbeat, record
 from console.validators import validate_confidence, validate_job_name
 
@@ -97,6 +98,12 @@ def check_image(data: bytes) -> tuple[str, int, int]:
     fmt = "JPEG" if fmt == "MPO" else fmt
     if fmt not in ("JPEG", "PNG"):
         raise ValueError(f"is a {fmt} image; only JPEG and PNG are accepted")
+    # verify() does not decode: the engine's decoder finds truncated files, sides outside
+    # 80-10,000 px and decompression bombs, so a stored image is one the job can analyse.
+    try:
+        load_image(data, max_bytes=MAX_IMAGE_BYTES)
+    except EngineError as exc:
+        raise ValueError(exc.message) from None
     return fmt, width, height
 
 
@@ -286,6 +293,14 @@ def add_manifest(*, job: BulkAnalysisJob, data: bytes, name: str) -> AddReport:
         lines = manifests.read_bulk_input(data, name=name)
     except manifests.ManifestError as exc:
         raise ValidationError(str(exc)) from None
+    # A key of this console's bucket is a storage name: no absolute path, no "..".
+    bad = [
+        manifests.LineError(line.line, f"{line.uri}: not a valid object key")
+        for line in lines
+        if line.bucket == storage.bucket() and (line.key.startswith("/") or ".." in line.key.split("/"))
+    ]
+    if bad:
+        raise ValidationError(str(manifests.ManifestError(name, bad)))
     return _add_refs(job, [(line.bucket, line.key) for line in lines], f"Manifest {name}")
 
 

@@ -83,7 +83,7 @@ class ProjectForm(ImageSourceForm):
         if data.get("project_mode") == "existing":
             if not data.get("project"):
                 self.add_error("project", "Project: choose the project to add the adapter to")
-        else:
+        elif "project_name" not in self.errors:  # not again after its max_length error
             name = data.get("project_name", "")
             try:
                 validate_project_name(name)

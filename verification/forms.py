@@ -27,7 +27,7 @@ class TrainFromVerificationForm(TrainForm):
         if data.get("project_choice") == "existing":
             if not data.get("project"):
                 self.add_error("project", "Existing project: choose a project")
-        else:
+        elif "project_name" not in self.errors:  # not again after its max_length error
             name = (data.get("project_name") or "").strip()
             if not name:
                 self.add_error("project_name", "Project name: is required")

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from bulk_analysis import services as bulk
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from console import storage, taxonomy
+from console.manifests import ManifestError
 from console.models import record
 from verification.models import ImageReview, Verification
 
@@ -280,12 +281,10 @@ def performance(*, job: BulkAnalysisJob, threshold: float) -> Performance:
     verdicts = verdicts_of(job)
     reviewed = reviewed_ids(job)
     stats = {name: LabelStats(name) for name in taxonomy.TOP_LEVEL}
-    rows = job.predictions.filter(state=Prediction.State.DONE).values_list("pk", "top_labels")
-    total = 0
-    for pid, tops in rows:
-        total += 1
-        if pid not in reviewed:
-            continue
+    done = job.predictions.filter(state=Prediction.State.DONE)
+    total = done.count()
+    # Only the reviewed rows are read: the page costs the same at 1,000 or 50,000 images.
+    for pid, tops in done.filter(review__isnull=False).values_list("pk", "top_labels"):
         predicted = predicted_labels(tops, threshold)
         truth = set(ground_truth(predicted, verdicts.get(pid, {})))
         for name, item in stats.items():
@@ -388,9 +387,12 @@ def train_from_verification(
                 ImageLabel.objects.bulk_create(ImageLabel(image=image, name=name) for name in labels)
             if test_manifest is not None:
                 name, data = test_manifest
-                report = projects.import_manifest(
-                    user=user, adapter=adapter, data=data, name=name, split="test"
-                )
+                try:
+                    report = projects.import_manifest(
+                        user=user, adapter=adapter, data=data, name=name, split="test"
+                    )
+                except ManifestError as exc:  # names the file and each bad line
+                    raise ValidationError(str(exc).splitlines()) from None
                 if not report.added:
                     raise ValidationError(f"Test manifest {name}: no test image could be imported.")
                 adapter.test_data = adapter.TestData.MANIFEST
