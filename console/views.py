@@ -8,7 +8,7 @@ from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from adapters.models import Adapter
 from console import access
@@ -38,6 +38,7 @@ def shell_context(request):
 
 def home(request):
     """The Custom Moderation landing page: projects, their adapters and statuses."""
+    access.require_role(request.user, access.VIEWER)
     projects = Project.objects.prefetch_related(
         Prefetch("adapters", queryset=Adapter.objects.order_by("-created_at"))
     ).order_by("-created_at")
@@ -45,12 +46,14 @@ def home(request):
 
 
 def notifications(request):
+    access.require_role(request.user, access.VIEWER)
     items = Notification.objects.filter(user=request.user)[:200]
     return render(request, "console/notifications.html", {"notifications": items})
 
 
 @require_POST
 def mark_notifications_read(request):
+    access.require_role(request.user, access.VIEWER)
     Notification.objects.filter(user=request.user, read_at=None).update(read_at=timezone.now())
     return redirect("console-notifications")
 
@@ -87,8 +90,10 @@ class LoginView(auth_views.LoginView):
         return super().form_invalid(form)
 
 
+@require_safe
 def audit_log(request):
     """The audit trail, filterable by project; read-only here and in the admin."""
+    access.require_role(request.user, access.VIEWER)
     entries = AuditEntry.objects.select_related("user")
     project = None
     if request.GET.get("project"):

@@ -1,5 +1,5 @@
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import F, FloatField, Value
 from django.db.models.functions import Abs, Cast
@@ -190,9 +190,7 @@ def undo(request, pk, line):
 
 
 def train(request, pk):
-    job = _job(request, pk)
-    if not access.has_role(request.user, access.MANAGER):
-        raise PermissionDenied("Training an adapter needs the manager role.")
+    job = _job(request, pk, access.MANAGER)
     threshold = _threshold(request.POST.get("confidence_threshold") or request.GET.get("threshold"), job)
     initial = {"confidence_threshold": threshold, "auto_update": True, "project_choice": "new"}
     form = TrainFromVerificationForm(request.POST or None, request.FILES or None, initial=initial)

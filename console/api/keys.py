@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from console import storage
+from console import access, storage
 from console.models import ApiKey, record
 
 _KEY_ALPHABET = string.ascii_uppercase + "234567"
@@ -61,6 +61,7 @@ def _context(**context) -> dict:
 
 
 def list_keys(request):
+    access.require_role(request.user, access.VIEWER)
     keys = ApiKey.objects.filter(user=request.user)
     new = request.session.pop(_SESSION_SECRET, None)  # shown once, then gone
     return render(request, "console/api_keys.html", _context(keys=keys, form=ApiKeyForm(), new=new))
@@ -68,6 +69,7 @@ def list_keys(request):
 
 @require_POST
 def create_key(request):
+    access.require_role(request.user, access.VIEWER)
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
         keys = ApiKey.objects.filter(user=request.user)
@@ -79,6 +81,7 @@ def create_key(request):
 
 @require_POST
 def revoke_key(request, pk: int):
+    access.require_role(request.user, access.VIEWER)
     key = get_object_or_404(ApiKey, pk=pk, user=request.user)
     if revoke_api_key(user=request.user, key=key):
         messages.success(request, f"Access key {key.access_key_id} was revoked.")
