@@ -118,8 +118,16 @@ class WorkerProcess:
         self.proc.wait(timeout=30)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.kill(signal.SIGTERM)
+        """A warm shutdown, and a kill if the worker is still busy after a while."""
+        if self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        except ProcessLookupError:
+            pass
 
 
 @pytest.fixture
