@@ -155,6 +155,13 @@ def _page(queryset, params: dict, *, operation: str, filters) -> tuple[list, str
 
 # DetectModerationLabels ---------------------------------------------------------------------
 
+IMAGE_ERRORS = {
+    "InvalidImageFormatException",
+    "ImageTooLargeException",
+    "InvalidS3ObjectException",
+    "InvalidParameterException",
+}
+
 
 def detect_moderation_labels(user, params: dict) -> dict:
     require_role(user, VIEWER)
@@ -170,11 +177,19 @@ def detect_moderation_labels(user, params: dict) -> dict:
     if params.get("ProjectVersion"):
         adapter = _usable_adapter(params["ProjectVersion"], "ProjectVersion")
     source = image["Bytes"] if "Bytes" in image else _own_object(image["S3Object"], "Image.S3Object")
-    response = get_backend().detect_moderation_labels(
-        image=source,
-        min_confidence=params.get("MinConfidence", 50.0),
-        adapter_arn=adapter.remote_arn if adapter else None,
-    )
+    try:
+        response = get_backend().detect_moderation_labels(
+            image=source,
+            min_confidence=params.get("MinConfidence", 50.0),
+            adapter_arn=adapter.remote_arn if adapter else None,
+        )
+    except BackendError as exc:
+        if exc.code not in IMAGE_ERRORS:
+            raise
+        # Name the field (and the object) the refused image came from.
+        where = "Image.Bytes" if "Bytes" in image else f"Image.S3Object {source.uri}"
+        message = exc.message.removeprefix(source.uri).lstrip(": ") if "S3Object" in image else exc.message
+        raise ApiError(exc.code, f"{where}: {message}") from None
     response = dict(response)
     response.pop("ProjectVersion", None)
     if adapter is not None:
