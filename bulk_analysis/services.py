@@ -342,7 +342,7 @@ def add_s3_prefix(*, job: BulkAnalysisJob, uri: str) -> AddReport:
     if not match:
         raise ValidationError(f"S3 prefix: {uri!r} is not an s3://bucket/prefix/ URI")
     bucket, prefix = match.group(1), match.group(2)
-    if ".." in prefix.split("/"):
+    if prefix.startswith("/") or ".." in prefix.split("/"):
         raise ValidationError(f"S3 prefix: {uri!r} is not a valid prefix")
     keys = [k for k in _list_prefix(bucket, prefix) if _is_image_name(k)]
     if not keys:

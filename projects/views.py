@@ -6,6 +6,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotModified, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from adapters.models import Image, ImageLabel
@@ -491,4 +492,8 @@ def toggle_blur(request):
     access.require_role(request.user, access.VIEWER)
     services.set_blur_explicit(user=request.user, enabled=request.POST.get("blur") == "on")
     nxt = request.POST.get("next", "")
-    return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "console-home")
+    # Only a page of this console ("/\\evil.example" is another site to a browser).
+    safe = url_has_allowed_host_and_scheme(
+        nxt, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return redirect(nxt if safe and nxt.startswith("/") else "console-home")
