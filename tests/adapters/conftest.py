@@ -4,6 +4,7 @@ import io
 import random
 
 import pytest
+from django.conf import settings
 from PIL import Image as PILImage
 from PIL import ImageDraw
 
@@ -11,6 +12,8 @@ from adapters.models import Adapter, Image, ImageLabel
 from console import storage
 from console.engine.evaluation import evaluate
 from projects.models import Project
+
+BUCKET = settings.STORAGE_BUCKET  # console-local on disk, the real bucket on S3
 
 
 def alcohol_image(seed: int) -> bytes:
@@ -167,7 +170,7 @@ def finished_test_results(arn: str) -> list[dict]:
 
     return [
         {
-            "source-ref": f"s3://console-local/datasets/t{i}.jpg",
+            "source-ref": f"s3://{BUCKET}/datasets/t{i}.jpg",
             "content-moderation-groundtruth": {"ModerationLabels": [{"Name": n} for n in truth]},
             "detect-moderation-labels": {**section(a), "ProjectVersion": arn},
             "detect-moderation-labels-base-model": section(b),
@@ -191,6 +194,6 @@ def trained(project):
     adapter.training_ended_at = timezone.now()
     adapter.training_seconds = 12.5
     adapter.tags = {"team": "trust-safety"}
-    adapter.locations = {"evaluation": "s3://console-local/adapters/1/output/evaluation.json"}
+    adapter.locations = {"evaluation": f"s3://{BUCKET}/adapters/1/output/evaluation.json"}
     adapter.save()
     return adapter

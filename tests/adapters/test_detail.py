@@ -5,10 +5,13 @@ import html
 import re
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from adapters.models import Adapter
 from tests.adapters.conftest import make_adapter
+
+BUCKET = settings.STORAGE_BUCKET  # console-local on disk, the real bucket on S3
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +74,7 @@ def test_it_shows_tags_details_and_locations(owner_client, trained):
     assert "trust-safety" in page(owner_client, trained, tab="tags")
     body = page(owner_client, trained, tab="details")
     assert trained.arn in body and "7.0" in body and "12.5 s" in body
-    assert "s3://console-local/adapters/1/output/evaluation.json" in body
+    assert f"s3://{BUCKET}/adapters/1/output/evaluation.json" in body
 
 
 def snippet(body, element_id):

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone
@@ -11,6 +12,8 @@ from adapters import services
 from adapters.models import Adapter
 from console.models import AuditEntry, Notification
 from tests.adapters.conftest import add_dataset, make_adapter
+
+BUCKET = settings.STORAGE_BUCKET  # console-local on disk, the real bucket on S3
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +48,7 @@ def test_it_deletes_a_trained_adapter_on_the_backend_too(
     train_adapter(adapter.pk)
     adapter.refresh_from_db()
     assert adapter.status == Adapter.Status.TRAINING_COMPLETED
-    stored = [name.split("console-local/", 1)[1] for name in adapter.locations.values()]
+    stored = [name.split(f"{BUCKET}/", 1)[1] for name in adapter.locations.values()]
     assert all(default_storage.exists(name) for name in stored)
     assert delete(owner_client, adapter).status_code == 302
     assert not any(default_storage.exists(name) for name in stored)

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.files.storage import default_storage
 from django.urls import reverse
@@ -12,6 +13,8 @@ from adapters.tasks import train_adapter
 from console import manifests
 from console.models import AuditEntry, Notification
 from tests.adapters.conftest import add_dataset, add_image, alcohol_image, make_adapter
+
+BUCKET = settings.STORAGE_BUCKET  # console-local on disk, the real bucket on S3
 
 pytestmark = pytest.mark.django_db
 
@@ -129,7 +132,7 @@ def test_it_freezes_the_dataset_and_enqueues_training(
     assert len(train) == 16 and len(test) == 4
     assert sum(line.labels == ["Alcohol"] for line in train) == 8
     assert all(
-        line.bucket == "console-local" and line.key.startswith(f"datasets/{adapter.pk}/") for line in train
+        line.bucket == f"{BUCKET}" and line.key.startswith(f"datasets/{adapter.pk}/") for line in train
     )
     assert AuditEntry.objects.filter(action="adapter.train", object_id=str(adapter.pk)).exists()
     # A second start is refused: the row is no longer a draft.
@@ -208,7 +211,7 @@ def test_it_fails_training_with_the_reason_when_the_backend_refuses(owner, proje
     adapter = make_adapter(project, "tiny", status=Adapter.Status.TRAINING_IN_PROGRESS)
     adapter.training_manifest = storage.save(
         f"adapters/{adapter.pk}/train.manifest",
-        manifests.write_groundtruth([("s3://console-local/missing/a.jpg", ["Alcohol"])]).encode(),
+        manifests.write_groundtruth([(f"s3://{BUCKET}/missing/a.jpg", ["Alcohol"])]).encode(),
     )
     adapter.training_started_at = timezone.now()
     adapter.save()

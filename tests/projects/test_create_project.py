@@ -1,6 +1,7 @@
 """Create project: one form for a new or an existing project, an adapter and its images."""
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -8,6 +9,8 @@ from adapters.models import Adapter, Image
 from console.models import AuditEntry
 from projects.models import Project
 from tests.projects.conftest import add_images, all_dataset_files, gif, gt, jpeg, manifest, page_text, put
+
+BUCKET = settings.STORAGE_BUCKET  # console-local on disk, the real bucket on S3
 
 pytestmark = pytest.mark.django_db
 URL = "/projects/new/"
@@ -118,12 +121,12 @@ def test_a_bad_manifest_creates_nothing_at_all(owner_client):
 
 def test_a_manifest_with_an_unreadable_image_creates_nothing_and_leaves_no_file(owner_client):
     good = put("in/good.jpg", jpeg(1))
-    data = manifest(gt(good, "Alcohol"), gt("s3://console-local/in/gone.jpg", "Alcohol"))
+    data = manifest(gt(good, "Alcohol"), gt(f"s3://{BUCKET}/in/gone.jpg", "Alcohol"))
     response = owner_client.post(
         URL, form(source="manifest", manifest=SimpleUploadedFile("train.manifest", data))
     )
     assert response.status_code == 400
-    assert "train.manifest line 2: s3://console-local/in/gone.jpg: no such object" in page_text(response)
+    assert f"train.manifest line 2: s3://{BUCKET}/in/gone.jpg: no such object" in page_text(response)
     assert Project.objects.count() == 0 and all_dataset_files() == []
 
 
@@ -201,6 +204,7 @@ def test_the_s3_source_says_when_s3_is_not_configured(owner_client, settings, mo
     monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     settings.AWS_S3_ENDPOINT_URL = None
+    settings.STORAGE_BACKEND = "local"  # the second test run stores files on S3, which counts as configured
     response = owner_client.post(URL, form(source="s3", s3_uri="s3://photos/x/"))
     assert response.status_code == 400 and "S3 is not configured on this console" in page_text(response)
     assert Project.objects.count() == 0

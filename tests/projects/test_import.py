@@ -4,6 +4,7 @@ import json
 
 import boto3
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from moto import mock_aws
 
@@ -21,6 +22,8 @@ from tests.projects.conftest import (
     put,
     stored_dataset_files,
 )
+
+BUCKET = settings.STORAGE_BUCKET  # console-local on disk, the real bucket on S3
 
 pytestmark = pytest.mark.django_db
 
@@ -192,11 +195,11 @@ def test_a_bad_manifest_is_refused_whole_listing_every_bad_line(owner_client, ow
         "{not json",
         '["a list"]',
         {"content-moderation-groundtruth": {"ModerationLabels": []}},
-        gt("s3://console-local/in/doc.pdf"),
+        gt(f"s3://{BUCKET}/in/doc.pdf"),
         gt(good, "Sleeping"),
         gt(good, "Weapons"),
         {"source-ref": good},
-        gt("s3://console-local/in/missing.jpg"),
+        gt(f"s3://{BUCKET}/in/missing.jpg"),
         gt(small),
     )
     response = owner_client.post(
@@ -226,9 +229,9 @@ def test_a_manifest_whose_images_cannot_be_read_is_refused_whole(owner_client, a
     small = put("in/small.jpg", jpeg(2, 60, 60))
     data = manifest(
         gt(good, "Alcohol"),
-        gt("s3://console-local/in/missing.jpg"),
+        gt(f"s3://{BUCKET}/in/missing.jpg"),
         gt(small),
-        gt("s3://console-local/../x.jpg"),
+        gt(f"s3://{BUCKET}/../x.jpg"),
     )
     response = owner_client.post(
         add_url(adapter),
@@ -236,9 +239,9 @@ def test_a_manifest_whose_images_cannot_be_read_is_refused_whole(owner_client, a
     )
     text = page_text(response)
     assert response.status_code == 400, text
-    assert "m.manifest line 2: s3://console-local/in/missing.jpg: no such object in storage" in text
-    assert "m.manifest line 3: s3://console-local/in/small.jpg: image is 60x60 px" in text
-    assert "m.manifest line 4: s3://console-local/../x.jpg: not a valid object key" in text
+    assert f"m.manifest line 2: s3://{BUCKET}/in/missing.jpg: no such object in storage" in text
+    assert f"m.manifest line 3: s3://{BUCKET}/in/small.jpg: image is 60x60 px" in text
+    assert f"m.manifest line 4: s3://{BUCKET}/../x.jpg: not a valid object key" in text
     # Line 1 was good and its image had been stored; the refusal removed it again.
     assert Image.objects.count() == 0 and all_dataset_files() == []
 
@@ -250,13 +253,12 @@ def test_a_manifest_in_another_bucket_needs_s3(owner, adapter, settings, monkeyp
     monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     settings.AWS_S3_ENDPOINT_URL = None
+    settings.STORAGE_BACKEND = "local"  # the second test run stores files on S3, which counts as configured
     with pytest.raises(ManifestError) as exc:
         services.import_manifest(
             user=owner, adapter=adapter, data=manifest(gt("s3://their-bucket/a.jpg")), name="m"
         )
-    assert "m line 1: s3://their-bucket/a.jpg is not in this console's bucket 'console-local'" in str(
-        exc.value
-    )
+    assert f"m line 1: s3://their-bucket/a.jpg is not in this console's bucket '{BUCKET}'" in str(exc.value)
     assert "S3 is not configured" in str(exc.value)
 
 
@@ -287,6 +289,7 @@ def s3(monkeypatch, settings):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     settings.AWS_S3_ENDPOINT_URL = None
+    settings.STORAGE_BACKEND = "local"  # the second test run stores files on S3, which counts as configured
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket="photos")
@@ -325,6 +328,7 @@ def test_it_says_clearly_when_s3_is_not_configured(owner_client, adapter, settin
     monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     settings.AWS_S3_ENDPOINT_URL = None
+    settings.STORAGE_BACKEND = "local"  # the second test run stores files on S3, which counts as configured
     response = owner_client.post(
         add_url(adapter), {"source": "s3", "test_data": "keep", "s3_uri": "s3://photos/batch/"}
     )
@@ -338,12 +342,13 @@ def test_it_imports_a_prefix_of_this_consoles_own_bucket_without_s3(
 ):
     monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
     settings.AWS_S3_ENDPOINT_URL = None
+    settings.STORAGE_BACKEND = "local"  # the second test run stores files on S3, which counts as configured
     put("incoming/x/a.jpg", jpeg(1))
     put("incoming/x/b.jpg", jpeg(2))
     put("incoming/y/c.jpg", jpeg(3))
     response = owner_client.post(
         add_url(adapter),
-        {"source": "s3", "test_data": "keep", "s3_uri": "s3://console-local/incoming/x"},
+        {"source": "s3", "test_data": "keep", "s3_uri": f"s3://{BUCKET}/incoming/x"},
         follow=True,
     )
     assert "2 images added." in page_text(response)

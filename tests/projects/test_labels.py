@@ -4,6 +4,7 @@ import json
 import time
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -12,6 +13,8 @@ from adapters.models import Image, ImageLabel
 from console.models import AuditEntry, Profile
 from projects import services
 from tests.projects.conftest import add_images, gt, jpeg, page_text, put
+
+BUCKET = settings.STORAGE_BUCKET  # console-local on disk, the real bucket on S3
 
 pytestmark = pytest.mark.django_db
 
@@ -275,7 +278,7 @@ def test_download_manifest_exports_the_labeled_dataset(owner_client, adapter, da
     lines = [json.loads(line) for line in response.content.decode().splitlines()]
     assert len(lines) == 4  # the unlabeled images are left out
     assert lines[0] == {
-        "source-ref": f"s3://console-local/{dataset[0].file}",
+        "source-ref": f"s3://{BUCKET}/{dataset[0].file}",
         "content-moderation-groundtruth": {"ModerationLabels": [{"Name": "Alcohol"}]},
     }
     assert lines[1]["content-moderation-groundtruth"]["ModerationLabels"] == [
