@@ -248,13 +248,27 @@ def finish_training(adapter: Adapter, result: TrainingStatus) -> None:
     if result.status == Adapter.Status.TRAINING_FAILED:
         fail_training(adapter, result.message or "the backend reported TRAINING_FAILED without a reason")
         return
-    if adapter.mark_completed(result):
+    with transaction.atomic():
+        completed = adapter.mark_completed(result)
+        if completed:  # the worker, not a person: no user on the audit entry
+            record(
+                None,
+                "adapter.training_completed",
+                adapter,
+                project=adapter.project,
+                f1_score=adapter.f1_score,
+            )
+    if completed:
         f1 = f", F1 score {adapter.f1_score:.2f}" if adapter.f1_score is not None else ""
         notify(adapter, f"Adapter {adapter.name} finished training{f1}.", level="success")
 
 
 def fail_training(adapter: Adapter, message: str) -> None:
-    if adapter.mark_failed(message):
+    with transaction.atomic():
+        failed = adapter.mark_failed(message)
+        if failed:
+            record(None, "adapter.training_failed", adapter, project=adapter.project, message=message[:500])
+    if failed:
         notify(adapter, f"Adapter {adapter.name} failed to train: {message}", level="error")
 
 

@@ -53,6 +53,13 @@ def train_adapter(self, adapter_id: int) -> None:
     except ManifestError as exc:
         services.fail_training(adapter, f"The frozen dataset cannot be read: {exc}")
         return
+    except FileNotFoundError:  # permanent: a retry would read the same missing file
+        services.fail_training(
+            adapter,
+            "The frozen dataset cannot be read: a manifest of this training is missing from storage. "
+            "Train the adapter again to freeze its dataset anew.",
+        )
+        return
     if result.status == Adapter.Status.TRAINING_IN_PROGRESS:
         poll_adapter_training.apply_async((adapter_id,), countdown=POLL_SECONDS)
 

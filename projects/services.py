@@ -118,7 +118,8 @@ def delete_project(*, user, project: Project) -> None:
             raise ValidationError(
                 f"The moderation backend refused to delete the project: {exc.message}"
             ) from exc
-        record(user, "project.delete", project, project=None, name=project.name, arn=project.arn)
+        # project=project keeps its name on the entry; the link is cleared when the row goes.
+        record(user, "project.delete", project, project=project, name=project.name, arn=project.arn)
         project.delete()
 
 
