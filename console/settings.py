@@ -260,6 +260,9 @@ MAX_REQUEST_BYTES = env_int("MAX_REQUEST_MB", 256) * 1024 * 1024
 # Sign-in: this many failures for one user name or address within the window locks sign-in.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+# Behind a reverse proxy every request comes from the proxy: count sign-in failures by the
+# address it appends to X-Forwarded-For instead. Only turn this on behind a proxy that sets it.
+TRUST_X_FORWARDED_FOR = env_bool("DJANGO_TRUST_X_FORWARDED_FOR", False)
 
 # Production: behind TLS, secure cookies and headers (python manage.py check --deploy).
 SECURE = env_bool("DJANGO_SECURE", False)

@@ -64,6 +64,10 @@ def healthz(request):
 
 
 def _client_ip(request) -> str | None:
+    """The client's address; behind a trusted proxy, the one the proxy appended to X-Forwarded-For."""
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if settings.TRUST_X_FORWARDED_FOR and forwarded:
+        return forwarded.split(",")[-1].strip() or None
     return request.META.get("REMOTE_ADDR") or None
 
 

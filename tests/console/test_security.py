@@ -62,3 +62,19 @@ def test_the_audit_trail_cannot_be_edited_in_the_admin(client, staff, owner):
         == 403
     )
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
+
+
+@pytest.mark.django_db
+def test_behind_a_trusted_proxy_it_counts_failures_by_the_forwarded_address(client, owner, settings):
+    settings.LOGIN_FAILURE_LIMIT = 1  # an address is locked after 4 failures
+    settings.TRUST_X_FORWARDED_FOR = True
+    for name in ("a", "b", "c", "d"):
+        client.post(
+            reverse("login"), {"username": name, "password": "x"}, HTTP_X_FORWARDED_FOR="spoof, 203.0.113.9"
+        )
+    assert set(LoginFailure.objects.values_list("ip", flat=True)) == {"203.0.113.9"}
+    # Another visitor behind the same proxy can still sign in.
+    response = client.post(
+        reverse("login"), {"username": "owner", "password": "pw-owner"}, HTTP_X_FORWARDED_FOR="198.51.100.7"
+    )
+    assert response.status_code == 302
