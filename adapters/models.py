@@ -1,5 +1,8 @@
+from collections import Counter
+
 from django.conf import settings
 from django.db import models
+from django.db.models import Count, F
 from django.utils import timezone
 
 from console import arns, taxonomy
@@ -229,6 +232,94 @@ class ImageLabel(models.Model):
         from console.validators import validate_top_level_label
 
         validate_top_level_label(self.name)
+
+
+# A counter key: ("state", label_state) -> "state:safe", ("label", name) -> "label:Alcohol".
+def count_key(kind: str, value: str) -> str:
+    return f"{kind}:{value}"
+
+
+def tally(images) -> Counter:
+    """Counter deltas for images given as (adapter_id, split, label_state, label names): +1 each."""
+    delta: Counter = Counter()
+    for adapter_id, split, state, labels in images:
+        delta[(adapter_id, split, count_key("state", state))] += 1
+        for name in labels:
+            delta[(adapter_id, split, count_key("label", name))] += 1
+    return delta
+
+
+class DatasetCountQuerySet(models.QuerySet):
+    def tally_rows(self, *, image_ids=None, adapter=None) -> Counter:
+        """The counts of some images as they are in the database now (ids, or a whole adapter).
+
+        Two grouped queries over just those images: what a service reads before and after it
+        changes them, to move the counters by the difference.
+        """
+        images = Image.objects.order_by()
+        labels = ImageLabel.objects.order_by()
+        if image_ids is not None:
+            images, labels = images.filter(pk__in=image_ids), labels.filter(image_id__in=image_ids)
+        if adapter is not None:
+            images, labels = images.filter(adapter=adapter), labels.filter(image__adapter=adapter)
+        out: Counter = Counter()
+        for adapter_id, split, state, n in images.values_list("adapter_id", "split", "label_state").annotate(
+            n=Count("pk")
+        ):
+            out[(adapter_id, split, count_key("state", state))] += n
+        for adapter_id, split, name, n in labels.values_list(
+            "image__adapter_id", "image__split", "name"
+        ).annotate(n=Count("pk")):
+            out[(adapter_id, split, count_key("label", name))] += n
+        return out
+
+    def add(self, delta: Counter) -> None:
+        """Move the counters by `delta` ({(adapter_id, split, key): n}): F() increments, so two
+        transactions changing the same dataset both count. Call inside the change's transaction."""
+        delta = {k: n for k, n in delta.items() if n}
+        if not delta:
+            return
+        self.bulk_create(
+            [DatasetCount(adapter_id=a, split=s, key=k, count=0) for a, s, k in delta], ignore_conflicts=True
+        )
+        for (adapter_id, split, key), n in delta.items():
+            self.filter(adapter_id=adapter_id, split=split, key=key).update(count=F("count") + n)
+
+    def recount(self, adapter) -> None:
+        """Rebuild an adapter's counters from its rows (for data written around the services)."""
+        self.filter(adapter=adapter).delete()
+        self.add(self.tally_rows(adapter=adapter))
+
+    def of(self, adapter) -> dict[tuple[str, str], int]:
+        """{(split, key): count} of an adapter, in one query."""
+        return {(s, k): n for s, k, n in self.filter(adapter=adapter).values_list("split", "key", "count")}
+
+
+class DatasetCount(models.Model):
+    """A running count of an adapter's dataset, per split: images in a label state
+    ("state:unlabeled") or with a label ("label:Alcohol").
+
+    The labeling page's facets, pagination and training blockers read these instead of
+    counting the dataset's rows (which costs in proportion to its size). The services that
+    change a dataset (projects.services imports, set_labels, copy_dataset; verification's
+    train_from_verification) move them in the same transaction, by the change over the
+    affected images only. Deleting the adapter deletes its counters.
+    """
+
+    adapter = models.ForeignKey(Adapter, on_delete=models.CASCADE, related_name="counts")
+    split = models.CharField(max_length=8, choices=Image.Split.choices)
+    key = models.CharField(max_length=140)
+    count = models.IntegerField(default=0)
+
+    objects = DatasetCountQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["adapter", "split", "key"], name="dataset_count_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.adapter_id} {self.split} {self.key}: {self.count}"
 
 
 def expiry_from(now=None):

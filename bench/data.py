@@ -6,7 +6,7 @@ import random
 
 from django.utils import timezone
 
-from adapters.models import Image, ImageLabel
+from adapters.models import DatasetCount, Image, ImageLabel
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from console import taxonomy
 from projects import services as projects
@@ -59,6 +59,7 @@ def labeling_dataset(user, n: int):
             for i, image in enumerate(rows)
             if image.label_state == Image.LabelState.LABELED
         )
+    DatasetCount.objects.recount(adapter)  # rows written around the services: count them once
     return adapter
 
 

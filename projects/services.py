@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from adapters.models import Adapter, Image, ImageLabel
+from adapters.models import Adapter, DatasetCount, Image, ImageLabel, tally
 from console import manifests, storage, taxonomy
 from console.backends.base import BackendError, ImageRef, get_backend
 from console.engine import MAX_STORED_BYTES
@@ -295,6 +296,7 @@ class _Importer:
         try:
             with transaction.atomic():
                 image.save()
+                DatasetCount.objects.add(tally([(self.adapter.pk, self.split, image.label_state, [])]))
         except IntegrityError:  # added by someone else since we looked
             _delete_stored([image])
             self.report.skipped.append((name, "duplicate: already in the dataset"))
@@ -303,6 +305,11 @@ class _Importer:
             _delete_stored([image])
             raise
         self.report.added.append(image)
+
+
+def _tally_staged(staged) -> Counter:
+    """The counter increments for new images staged as (Image, label names)."""
+    return tally((image.adapter_id, image.split, image.label_state, labels) for image, labels in staged)
 
 
 def _audit_import(user, adapter, report: ImportReport, *, source: str, split: str, **extra) -> None:
@@ -418,6 +425,7 @@ def import_manifest(*, user, adapter: Adapter, data: bytes, name: str, split: st
                 [ImageLabel(image=image, name=label) for image, labels in staged for label in labels],
                 batch_size=CHUNK,
             )
+            DatasetCount.objects.add(_tally_staged(staged))
             report.added = [image for image, _ in staged]
             _audit_import(user, adapter, report, source="manifest", split=split, manifest=name)
     except Exception:
@@ -556,6 +564,7 @@ def copy_dataset(*, user, source: Adapter, target: Adapter) -> ImportReport:
                 [ImageLabel(image=image, name=name) for image, names in staged for name in names],
                 batch_size=CHUNK,
             )
+            DatasetCount.objects.add(_tally_staged(staged))
             if (
                 any(image.split == Image.Split.TEST for image, _ in staged)
                 and source.test_data == Adapter.TestData.MANIFEST
@@ -612,6 +621,9 @@ def set_labels(*, user, images, add=(), remove=(), safe: bool = False) -> int:
     with transaction.atomic():
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
+            # The counters move by what this chunk's images counted before and after the change.
+            delta = Counter()
+            delta.subtract(DatasetCount.objects.tally_rows(image_ids=chunk))
             if safe:
                 ImageLabel.objects.filter(image_id__in=chunk).delete()
                 Image.objects.filter(pk__in=chunk).update(label_state=Image.LabelState.SAFE, labeled_at=now)
@@ -629,6 +641,8 @@ def set_labels(*, user, images, add=(), remove=(), safe: bool = False) -> int:
                 Image.objects.filter(pk__in=chunk).update(
                     label_state=Image.LabelState.LABELED, labeled_at=now
                 )
+            delta.update(DatasetCount.objects.tally_rows(image_ids=chunk))
+            DatasetCount.objects.add(delta)
         for adapter in adapters.values():
             record(
                 user,
@@ -660,22 +674,45 @@ def _minimums() -> tuple[int, int]:
     return 1, AWS_MIN_TEST_IMAGES
 
 
-def dataset_blockers(adapter: Adapter) -> list[str]:
+def dataset_counts(adapter: Adapter, *, fresh: bool = False) -> dict[tuple[str, str], int]:
+    """An adapter's dataset in numbers: {(split, key): n}, key "state:<label state>" (images in
+    that state) or "label:<name>" (images with that label); missing keys are 0.
+
+    Read from the running counters (DatasetCount), one small query whatever the dataset's size;
+    fresh=True counts the rows instead (two grouped queries over the whole dataset).
+    """
+    if fresh:
+        return {(s, k): n for (_, s, k), n in DatasetCount.objects.tally_rows(adapter=adapter).items()}
+    return DatasetCount.objects.of(adapter)
+
+
+def dataset_blockers(adapter: Adapter, *, counts: dict[tuple[str, str], int] | None = None) -> list[str]:
     """What keeps this adapter's dataset from training; empty when it can train.
 
     Rules: there are training images; none is unlabeled; at least one carries a moderation
     label; and the test set is big enough for the backend: 20 images on AWS (its best
     practice), MIN_TEST_IMAGES on the local engine. With autosplit the test set is 20% of the
     labeled training images, so AWS needs at least 100 labeled images.
+
+    `counts` from dataset_counts (the labeling page passes the counters); without them the
+    rows are counted, as training does before it starts.
     """
     if adapter.status not in EDITABLE:
         return [f"the adapter is {adapter.get_status_display().lower()}"]
-    counts = Image.objects.filter(adapter=adapter).aggregate(
-        train=Count("pk", filter=Q(split=Image.Split.TRAIN)),
-        unlabeled=Count("pk", filter=Q(split=Image.Split.TRAIN, label_state=Image.LabelState.UNLABELED)),
-        positive=Count("pk", filter=Q(split=Image.Split.TRAIN, label_state=Image.LabelState.LABELED)),
-        test=Count("pk", filter=Q(split=Image.Split.TEST) & ~Q(label_state=Image.LabelState.UNLABELED)),
-    )
+    found = dataset_counts(adapter, fresh=True) if counts is None else counts
+    state = {
+        (split, value): found.get((split, f"state:{value}"), 0)
+        for split in Image.Split.values
+        for value in Image.LabelState.values
+    }
+    train = Image.Split.TRAIN
+    counts = {
+        "train": sum(state[(train, value)] for value in Image.LabelState.values),
+        "unlabeled": state[(train, Image.LabelState.UNLABELED)],
+        "positive": state[(train, Image.LabelState.LABELED)],
+        "test": state[(Image.Split.TEST, Image.LabelState.LABELED)]
+        + state[(Image.Split.TEST, Image.LabelState.SAFE)],
+    }
     if not counts["train"]:
         return ["no images yet: add training images"]
     blockers = []

@@ -2,10 +2,11 @@ from django.contrib import messages
 from django.core.exceptions import TooManyFilesSent, ValidationError
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.db.models import Count, Exists, OuterRef, Prefetch
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotModified, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -327,24 +328,45 @@ def _filtered(adapter, params) -> tuple:
     return images, {"state": state, "label": label}
 
 
+class CountedPaginator(Paginator):
+    """A Paginator told its count (from the dataset counters) instead of running COUNT(*)."""
+
+    def __init__(self, object_list, per_page, *, count: int):
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._known_count
+
+
+def _filtered_count(applied: dict, counts: dict, per_label: dict) -> int:
+    """How many training images a filter matches, from the counters.
+
+    A label is only ever on a labeled image (set_labels and the imports keep it so), so an
+    unlabeled or safe image never matches a label filter.
+    """
+    if not applied["label"]:
+        return counts[applied["state"]]
+    if applied["state"] in ("", "labeled"):
+        return per_label.get(applied["label"], 0)
+    return 0
+
+
 def _workspace(request, adapter, params) -> dict:
-    """Everything the grid shows, in a constant number of queries whatever the page size."""
+    """Everything the grid shows, in a constant number of queries whatever the page size.
+
+    Every count (facets, pagination, blockers) comes from the dataset counters, one query:
+    the page costs the same at 1,000 or 50,000 images.
+    """
     images, applied = _filtered(adapter, params)
-    # Query 1: the state counts, in one aggregate (image_grid_idx).
-    counts = Image.objects.filter(adapter=adapter, split=Image.Split.TRAIN).aggregate(
-        total=Count("pk"),
-        unlabeled=Count("pk", filter=Q(label_state=Image.LabelState.UNLABELED)),
-        safe=Count("pk", filter=Q(label_state=Image.LabelState.SAFE)),
-    )
-    counts["labeled"] = counts["total"] - counts["unlabeled"]
-    counts[""] = counts["total"]
-    # Query 2: images per label (image_label_name_idx).
-    per_label = dict(
-        ImageLabel.objects.filter(image__adapter=adapter, image__split=Image.Split.TRAIN)
-        .values("name")
-        .annotate(n=Count("pk"))
-        .values_list("name", "n")
-    )
+    dataset = services.dataset_counts(adapter)  # query 1
+    train = Image.Split.TRAIN
+    counts = {value: dataset.get((train, f"state:{value}"), 0) for value in Image.LabelState.values}
+    counts[""] = sum(counts.values())
+    counts["total"] = counts[""]
+    counts["labeled"] = counts[""] - counts[Image.LabelState.UNLABELED]
+    per_label = {name: dataset.get((train, f"label:{name}"), 0) for name in taxonomy.TOP_LEVEL}
     order = {name: i for i, name in enumerate(taxonomy.TOP_LEVEL)}
     most_used = sorted(taxonomy.TOP_LEVEL, key=lambda n: (-per_label.get(n, 0), order[n]))[:9]
     try:
@@ -352,15 +374,16 @@ def _workspace(request, adapter, params) -> dict:
     except ValueError:
         per_page = PAGE_SIZES[1]
     per_page = per_page if per_page in PAGE_SIZES else PAGE_SIZES[1]
-    # Queries 3-5: the filtered count, one page of images with only the columns the grid needs,
-    # and their labels in one prefetch.
+    # Queries 2-3: one page of images with only the columns the grid needs, and their labels in
+    # one prefetch; the page count comes from the counters, not a COUNT over the dataset.
     page_images = (
         images.only("pk", "thumbnail", "original_name", "label_state", "width", "height")
         .prefetch_related(Prefetch("labels", queryset=ImageLabel.objects.only("pk", "image_id", "name")))
         .order_by("pk")
     )
-    page = Paginator(page_images, per_page).get_page(params.get("page"))
-    blur = Profile.for_user(request.user).blur_explicit  # query 6
+    total = _filtered_count(applied, counts, per_label)
+    page = CountedPaginator(page_images, per_page, count=total).get_page(params.get("page"))
+    blur = Profile.for_user(request.user).blur_explicit  # query 4
     cards = []
     for image in page.object_list:
         names = sorted((label.name for label in image.labels.all()), key=order.get)
@@ -398,6 +421,7 @@ def _workspace(request, adapter, params) -> dict:
         "blur": blur,
         "can_label": access.has_role(request.user, access.ANNOTATOR),
         "editable": adapter.status in services.EDITABLE,
+        "dataset_counts": dataset,
     }
 
 
@@ -432,9 +456,9 @@ def assign_labels(request, pk, adapter_pk):
         context["train_url"] = reverse("adapters-train", args=[adapter.pk])
     except NoReverseMatch:  # the training page belongs to the next issue
         context["train_url"] = ""
-    # dataset_blockers, not adapters.services.training_blockers: that one reads the whole dataset
-    # (seconds at 50,000 images); the training page still checks it before training starts.
-    context["blockers"] = services.dataset_blockers(adapter)
+    # dataset_blockers on the counters, not adapters.services.training_blockers: that one reads the
+    # whole dataset (seconds at 50,000 images); the training page still checks it before training.
+    context["blockers"] = services.dataset_blockers(adapter, counts=context["dataset_counts"])
     context["can_manage"] = access.has_role(request.user, access.MANAGER)
     return render(request, "projects/labels.html", context)
 

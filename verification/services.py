@@ -332,7 +332,7 @@ def train_from_verification(
     """Create (or reuse) a project, a new adapter holding the verified images with their ground
     truth, and start training it (adapters.services.start_training). Nothing is kept if any
     step is refused."""
-    from adapters.models import Image, ImageLabel
+    from adapters.models import DatasetCount, Image, ImageLabel, tally
     from adapters.services import start_training
     from projects import services as projects
 
@@ -358,6 +358,7 @@ def train_from_verification(
                 description=f"Verified predictions of bulk analysis job {job.name}"[:255],
             )
             seen: set[str] = set()
+            added: list[tuple] = []  # (adapter, split, label state, labels) for the dataset counters
             for prediction, labels in items:
                 data = bulk.image_bytes(prediction)
                 digest = bulk.sha256(data)
@@ -385,6 +386,8 @@ def train_from_verification(
                     label_state=Image.LabelState.LABELED if labels else Image.LabelState.SAFE,
                 )
                 ImageLabel.objects.bulk_create(ImageLabel(image=image, name=name) for name in labels)
+                added.append((adapter.pk, image.split, image.label_state, labels))
+            DatasetCount.objects.add(tally(added))
             if test_manifest is not None:
                 name, data = test_manifest
                 try:

@@ -7,6 +7,7 @@ from django.urls import reverse
 from adapters.models import Adapter, Image
 from console.models import AuditEntry
 from projects.models import Project
+from projects.services import dataset_counts
 from tests.bulk_analysis.conftest import finished_job
 from verification import services
 from verification.models import ImageReview, Verification
@@ -226,3 +227,14 @@ def test_it_trains_an_adapter_from_the_verified_ground_truth(owner_client, owner
     assert truth == [[]] * 3 + [["Alcohol"]] * 4 + [["Violence"]] * 2 + [[]] * 5
     assert [i.label_state for i in images][:4] == ["safe", "safe", "safe", "labeled"]
     assert AuditEntry.objects.filter(action="verification.train", object_id=str(adapter.pk)).exists()
+    # The new dataset's counters (the labeling page's facets) were kept with it.
+    assert (
+        dataset_counts(adapter)
+        == dataset_counts(adapter, fresh=True)
+        == {
+            ("train", "state:safe"): 8,
+            ("train", "state:labeled"): 6,
+            ("train", "label:Alcohol"): 4,
+            ("train", "label:Violence"): 2,
+        }
+    )
