@@ -109,10 +109,15 @@ def finished_job(user, n: int, *, reviewed: int = REVIEWED, seed: int = 0) -> Bu
 
     assert bulk.finish_if_done(job), "the bench job did not finish"
     verify = list(job.predictions.order_by("line")[:reviewed])
-    ImageReview.objects.bulk_create(ImageReview(prediction=p, user=user) for p in verify)
+    ImageReview.objects.bulk_create(ImageReview(prediction=p, job=job, user=user) for p in verify)
     Verification.objects.bulk_create(
         Verification(
-            prediction=p, label=name, verdict=rng.choice(["correct", "incorrect"]), threshold=50, user=user
+            prediction=p,
+            job=job,
+            label=name,
+            verdict=rng.choice(["correct", "incorrect"]),
+            threshold=50,
+            user=user,
         )
         for p in verify
         for name in p.top_labels

@@ -41,6 +41,9 @@ class BulkAnalysisJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # The predictions' confidences binned at 0.1 (bulk_analysis.histograms), stored when the job
+    # finishes: the results and verify pages count from these, not from 50,000 rows.
+    histograms = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

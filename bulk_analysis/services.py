@@ -27,6 +27,7 @@ from django.utils import timezone
 from PIL import Image as PILImage
 
 from adapters.models import Adapter
+from bulk_analysis import histograms
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from console import manifests, storage, taxonomy
 from console.backends.base import BackendError, ImageRef, get_backend
@@ -633,6 +634,8 @@ def fail_job(job: BulkAnalysisJob, code: str, message: str) -> bool:
             error_message=message,
             finished_at=timezone.now(),
         )
+        job.histograms = compute_histograms(job)
+        job.save(update_fields=["histograms"])
         _notify(job, f"Bulk analysis job {job.name} failed: {message}", "error")
     return True
 
@@ -650,17 +653,25 @@ def finish_if_done(job: BulkAnalysisJob) -> bool:
         return False
     rows = list(
         job.predictions.order_by("line").values_list(
-            "line", "source_ref", "state", "response", "error_code", "error_message"
+            "line",
+            "source_ref",
+            "state",
+            "response",
+            "error_code",
+            "error_message",
+            "max_confidence",
+            "top_labels",
         )
     )
     output = manifests.write_bulk_output(
-        (ref, response) for _, ref, state, response, _, _ in rows if state == Prediction.State.DONE
+        (ref, response) for _, ref, state, response, *_ in rows if state == Prediction.State.DONE
     )
     errors = [
         {"line": line, "source-ref": ref, "code": code, "message": message}
-        for line, ref, state, _, code, message in rows
+        for line, ref, state, _, code, message, *_ in rows
         if state == Prediction.State.FAILED
     ]
+    binned = histograms.build((state, conf, tops) for _, _, state, _, _, _, conf, tops in rows)
     summary = manifests.write_summary(len(rows), errors)
     prefix = job.output_prefix or f"{_prefix(job)}/output"
     output_name = storage.save(f"{prefix}/results.manifest", output.encode())
@@ -682,6 +693,7 @@ def finish_if_done(job: BulkAnalysisJob) -> bool:
             summary=summary_name,
             failure_code=code[:32],
             status_message=message,
+            histograms=binned,
         )
         if won:
             word = "finished" if target == BulkAnalysisJob.Status.SUCCEEDED else "failed"
@@ -746,36 +758,29 @@ def progress(job: BulkAnalysisJob) -> dict[str, int]:
     return counts
 
 
-def threshold_data(job: BulkAnalysisJob) -> dict[str, Any]:
-    """Compact per-image confidences for the threshold slider (static/js/bulk.js).
+def compute_histograms(job: BulkAnalysisJob) -> dict[str, Any]:
+    """The job's confidences binned at 0.1 (bulk_analysis.histograms), read from its predictions."""
+    rows = job.predictions.order_by().values_list("state", "max_confidence", "top_labels")
+    return histograms.build(rows.iterator(chunk_size=2000))
 
-    `max`: the highest top-level confidence of each analysed image; `labels[i]` a top-level
-    category and `conf[i]` the confidences of the images that have it. Flagged at t = count
-    of max >= t; per label = count of conf[i] >= t.
-    """
-    per_label: dict[str, list[float]] = {name: [] for name in taxonomy.TOP_LEVEL}
-    maxima: list[float] = []
-    for tops in job.predictions.filter(state=Prediction.State.DONE).values_list("top_labels", flat=True):
-        maxima.append(round(max(tops.values(), default=0.0), 1))
-        for name, confidence in tops.items():
-            if name in per_label:
-                per_label[name].append(round(confidence, 1))
+
+def job_histograms(job: BulkAnalysisJob) -> dict[str, Any]:
+    """The histograms stored when the job finished; computed from the rows while it has none."""
+    return job.histograms if job.histograms is not None else compute_histograms(job)
+
+
+def finished_progress(binned: dict[str, Any]) -> dict[str, int]:
+    """progress() of a finished job, from its histograms instead of a COUNT over its predictions."""
+    total, done, failed = binned["total"], binned["done"], binned["failed"]
+    finished = done + failed
     return {
-        "min": job.min_confidence,
-        "max": maxima,
-        "labels": list(per_label),
-        "conf": list(per_label.values()),
+        "total": total,
+        "done": done,
+        "failed": failed,
+        "finished": finished,
+        "pending": total - finished,
+        "percent": round(100 * finished / total) if total else 0,
     }
-
-
-def counts_at(data: dict[str, Any], threshold: float) -> dict[str, Any]:
-    """Flagged / unflagged and per-label flagged counts at a threshold: what bulk.js computes."""
-    flagged = sum(1 for m in data["max"] if m >= threshold and m > 0)
-    per_label = [
-        (name, sum(1 for c in conf if c >= threshold))
-        for name, conf in zip(data["labels"], data["conf"], strict=True)
-    ]
-    return {"flagged": flagged, "unflagged": len(data["max"]) - flagged, "per_label": per_label}
 
 
 def sha256(data: bytes) -> str:

@@ -1,7 +1,4 @@
-from bisect import bisect_left
-
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
@@ -10,10 +7,11 @@ from django.db.models import Count, F, Q
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.html import json_script
 from django.views.decorators.http import require_POST
 
-from bulk_analysis import services
+from bulk_analysis import histograms, services
 from bulk_analysis.forms import AddImagesForm, StartJobForm
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from console import access, taxonomy
@@ -149,46 +147,39 @@ def _threshold(request, job) -> float:
         value = float(request.GET.get("threshold", job.min_confidence))
     except ValueError:
         value = job.min_confidence
-    return min(100.0, max(job.min_confidence, value))  # never below the job's minimum
+    # Never below the job's minimum; on the 0.1 grid the histograms count exactly.
+    return round(min(100.0, max(job.min_confidence, value)), 1)
 
 
-def _finished(job) -> dict:
-    """What the results page reads of a finished job's predictions, computed once and cached.
+class CountedPaginator(Paginator):
+    """A Paginator told its count (from the job's histograms) instead of running COUNT(*)."""
 
-    A finished job's predictions never change, so its slider data (one number per image) is
-    serialized once and kept with sorted copies for the counts: at 50,000 images the page
-    then costs what it costs at 1,000, instead of reading every row on every view.
-    """
-    key = f"bulk-finished:{job.pk}:{job.completed_at.timestamp() if job.completed_at else ''}"
-    found = cache.get(key)
-    if found is None:
-        data = services.threshold_data(job)
-        found = {
-            "progress": services.progress(job),
-            "script": json_script(data, "threshold-data"),
-            "n": len(data["max"]),
-            "max": sorted(m for m in data["max"] if m > 0),
-            "labels": data["labels"],
-            "conf": [sorted(c) for c in data["conf"]],
-        }
-        cache.set(key, found, timeout=24 * 3600)
-    return found
+    def __init__(self, object_list, per_page, *, count: int):
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._known_count
 
 
-def _counts_at(found: dict, threshold: float) -> dict:
-    """services.counts_at on the sorted copies: binary searches instead of a pass over every image."""
-    flagged = len(found["max"]) - bisect_left(found["max"], threshold)
-    per_label = [
-        (name, len(conf) - bisect_left(conf, threshold))
-        for name, conf in zip(found["labels"], found["conf"], strict=True)
-    ]
-    return {"flagged": flagged, "unflagged": found["n"] - flagged, "per_label": per_label}
+def slider_data(job, binned: dict) -> dict:
+    """What static/js/bulk.js counts from: the histograms, labels in taxonomy order (1,001 bins
+    each, so the page weighs the same at 1,000 or 50,000 images)."""
+    return {
+        "min": job.min_confidence,
+        "done": binned["done"],
+        "max": binned["max"],
+        "labels": list(taxonomy.TOP_LEVEL),
+        "conf": [binned["labels"].get(name) for name in taxonomy.TOP_LEVEL],  # null: no image has it
+    }
 
 
 def job_detail(request, pk):
     job = access.get_job(request.user, pk)
-    finished = None if job.is_running else _finished(job)
-    progress = finished["progress"] if finished else services.progress(job)
+    # A finished job reads its stored histograms: no query over its predictions for the counts.
+    binned = None if job.is_running else services.job_histograms(job)
+    progress = services.finished_progress(binned) if binned else services.progress(job)
     if request.htmx and request.htmx.target == "job-progress":
         response = render(request, "bulk_analysis/_progress.html", {"job": job, "progress": progress})
         if not job.is_running:
@@ -199,8 +190,8 @@ def job_detail(request, pk):
         context["estimate"] = services.estimate(images=progress["total"])
         context["add_form"] = AddImagesForm()
         context["batch"] = services.UPLOAD_BATCH
-    elif finished:
-        context.update(_results(request, job, finished))
+    elif binned:
+        context.update(_results(request, job, binned))
     return render(request, "bulk_analysis/detail.html", context)
 
 
@@ -219,24 +210,31 @@ def filtered_predictions(job, *, label: str, flag: str, threshold: float):
     return rows
 
 
-def _results(request, job, finished: dict) -> dict:
+def _results(request, job, binned: dict) -> dict:
     threshold = _threshold(request, job)
     label = request.GET.get("label", "")
     flag = request.GET.get("flag", "")
-    counts = _counts_at(finished, threshold)
+    counts = histograms.counts_at(binned, threshold, taxonomy.TOP_LEVEL)
     rows = filtered_predictions(job, label=label, flag=flag, threshold=threshold).order_by("line")
-    page = Paginator(rows, GRID_PAGE).get_page(request.GET.get("page"))
+    known = histograms.matching(
+        binned,
+        label=label if label in taxonomy.TOP_LEVEL else "",
+        flag=flag,
+        threshold=threshold,
+        done_only=False,
+    )
+    page = CountedPaginator(rows, GRID_PAGE, count=known).get_page(request.GET.get("page"))
     peak = max([n for _, n in counts["per_label"]] + [1])
     return {
         "threshold": threshold,
         "label": label,
         "flag": flag,
-        "threshold_script": finished["script"],
+        "threshold_script": json_script(slider_data(job, binned), "threshold-data"),
         "counts": counts,
         "bars": [(name, n, round(100 * n / peak)) for name, n in counts["per_label"]],
         "page": page,
-        "cards": [_card(p, threshold) for p in page],
-        "failed": job.predictions.filter(state=Prediction.State.FAILED).count(),
+        "cards": [_card(p, threshold) for p in page],  # chips for this page's predictions only
+        "failed": binned["failed"],
         "blur": Profile.for_user(request.user).blur_explicit,
     }
 

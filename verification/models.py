@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-from bulk_analysis.models import Prediction
+from bulk_analysis.models import BulkAnalysisJob, Prediction
 from console import taxonomy
 
 
@@ -18,6 +18,9 @@ class Verification(models.Model):
         ADDED = "added", "Added"
 
     prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="verifications")
+    # The prediction's job, so that a job's verdicts are read from this table's index alone
+    # (the verify page), not by joining the job's 50,000 predictions.
+    job = models.ForeignKey(BulkAnalysisJob, on_delete=models.CASCADE, related_name="verifications")
     label = models.CharField(max_length=128, choices=[(n, n) for n in taxonomy.TOP_LEVEL])
     verdict = models.CharField(max_length=16, choices=Verdict.choices)
     # The threshold the reviewer saw: a verdict on a label below it is not a prediction.
@@ -38,6 +41,7 @@ class ImageReview(models.Model):
     """That a person has looked at a prediction's image (a safe image has no label to verdict)."""
 
     prediction = models.OneToOneField(Prediction, on_delete=models.CASCADE, related_name="review")
+    job = models.ForeignKey(BulkAnalysisJob, on_delete=models.CASCADE, related_name="reviews")  # as above
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     reviewed_at = models.DateTimeField(auto_now=True)
 

@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db.models import F, FloatField, Value
 from django.db.models.functions import Abs, Cast
 from django.http import Http404
@@ -9,8 +8,10 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from bulk_analysis import histograms
+from bulk_analysis import services as bulk
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from bulk_analysis.views import filtered_predictions
+from bulk_analysis.views import CountedPaginator, filtered_predictions
 from console import access, taxonomy
 from console.models import Profile
 from verification import services
@@ -32,7 +33,8 @@ def _threshold(value, job) -> float:
         threshold = float(value)
     except (TypeError, ValueError):
         threshold = job.min_confidence
-    return min(100.0, max(job.min_confidence, threshold))
+    # Never below the job's minimum; on the 0.1 grid the job's histograms count exactly.
+    return round(min(100.0, max(job.min_confidence, threshold)), 1)
 
 
 def card_context(
@@ -71,14 +73,29 @@ def card_context(
 def verify_job(request, pk):
     job = _job(request, pk)
     threshold = _threshold(request.GET.get("threshold"), job)
+    # Read once per request: the grid's cards and the statistics both use them.
+    verdicts, reviewed = services.verdicts_of(job), services.reviewed_ids(job)
     if request.htmx and request.htmx.target == "performance":
-        return render(request, "verification/_performance.html", _performance(job, threshold))
+        return render(
+            request, "verification/_performance.html", _performance(job, threshold, verdicts, reviewed)
+        )
     label, flag = request.GET.get("label", ""), request.GET.get("flag", "")
     status, order = request.GET.get("status", ""), request.GET.get("order", "")
     rows = filtered_predictions(job, label=label, flag=flag, threshold=threshold).filter(
         state=Prediction.State.DONE
     )
-    reviewed = services.reviewed_ids(job)
+    # The page count from the job's histograms, not a COUNT over its predictions; only the
+    # reviewed ones (a reviewer's day, not the job's size) are counted by id.
+    count = histograms.matching(
+        bulk.job_histograms(job),
+        label=label if label in taxonomy.TOP_LEVEL else "",
+        flag=flag,
+        threshold=threshold,
+        done_only=True,
+    )
+    if status in ("verified", "unverified"):
+        verified = rows.filter(pk__in=reviewed).count() if reviewed else 0
+        count = verified if status == "verified" else count - verified
     if status == "verified":
         rows = rows.filter(pk__in=reviewed)
     elif status == "unverified":
@@ -89,8 +106,7 @@ def verify_job(request, pk):
         rows = rows.order_by("distance", "line")
     else:
         rows = rows.order_by("line")
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    verdicts = services.verdicts_of(job)
+    page = CountedPaginator(rows, PAGE_SIZE, count=count).get_page(request.GET.get("page"))
     blur = Profile.for_user(request.user).blur_explicit
     cards = [
         card_context(p, threshold, blur=blur, verdicts=verdicts.get(p.pk, {}), reviewed=p.pk in reviewed)
@@ -108,16 +124,16 @@ def verify_job(request, pk):
         "labels": taxonomy.TOP_LEVEL,
         "can_verify": access.has_role(request.user, access.ANNOTATOR),
         "query": request.GET.urlencode(),
-        **_performance(job, threshold),
+        **_performance(job, threshold, verdicts, reviewed),
     }
     return render(request, "verification/verify.html", context)
 
 
-def _performance(job, threshold) -> dict:
+def _performance(job, threshold, verdicts=None, reviewed=None) -> dict:
     return {
         "job": job,
         "threshold": threshold,
-        "perf": services.performance(job=job, threshold=threshold),
+        "perf": services.performance(job=job, threshold=threshold, verdicts=verdicts, reviewed=reviewed),
         "guidance": services.TUTORIAL_GUIDANCE,
     }
 

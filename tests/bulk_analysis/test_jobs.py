@@ -219,8 +219,13 @@ def test_it_shows_results_with_threshold_data_categories_and_downloads(owner, cl
     )
     filtered = client.get(reverse("bulk-detail", args=[job.pk]), {"label": "Violence"}).content.decode()
 
-    assert data["min"] == 50 and sorted(data["max"]) == [0.0, 70.0, 91.5]
-    assert data["conf"][data["labels"].index("Alcohol")] == [91.5, 70.0]
+    # Binned at 0.1: images per floor(10 * confidence); the safe image has no highest confidence.
+    nonzero = lambda bins: {b: n for b, n in enumerate(bins) if n}  # noqa: E731
+    assert data["min"] == 50 and data["done"] == 3 and nonzero(data["max"]) == {700: 1, 915: 1}
+    assert nonzero(data["conf"][data["labels"].index("Alcohol")]) == {700: 1, 915: 1}
+    assert nonzero(data["conf"][data["labels"].index("Violence")]) == {550: 1}
+    assert data["conf"][data["labels"].index("Gambling")] is None
+    assert job.histograms["total"] == 3  # stored by the finalizer
     assert 'value="50.0"' in page  # the slider never starts below the job's minimum
     assert 'data-metric="flagged">2<' in page and 'data-metric="unflagged">1<' in page
     assert filtered.count('class="card"') == 1

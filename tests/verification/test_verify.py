@@ -1,7 +1,9 @@
 """Verify predictions through the HTTP client: verdicts, undo, statistics, refusals, training."""
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from adapters.models import Adapter, Image
@@ -238,3 +240,51 @@ def test_it_trains_an_adapter_from_the_verified_ground_truth(owner_client, owner
             ("train", "label:Violence"): 2,
         }
     )
+
+
+# ------------------------------------------------------------------ cost at any job size
+
+
+def test_the_page_reads_verdicts_by_job_and_counts_pages_from_the_histograms(client, annotator, owner):
+    tops = [{"Alcohol": 80.0}, {}, {"Violence": 62.0, "Alcohol": 51.0}] * 20  # 60 images
+    job = finished_job(owner, tops, name="paged", min_confidence=50)
+    services.set_verdict(
+        user=owner, prediction=job.predictions.get(line=1), label="Alcohol", verdict="correct", threshold=50
+    )
+    services.mark_reviewed(user=owner, prediction=job.predictions.get(line=2))
+    assert set(Verification.objects.values_list("job_id", flat=True)) == {job.pk}
+    assert set(ImageReview.objects.values_list("job_id", flat=True)) == {job.pk}
+    client.force_login(annotator)
+    cases = {
+        (): 3,  # 60 images, 24 a page
+        (("flag", "flagged"),): 2,  # 40
+        (("flag", "unflagged"),): 1,  # 20
+        (("label", "Alcohol"), ("threshold", "60")): 1,  # 20
+        (("status", "verified"),): 1,
+        (("status", "unverified"),): 3,  # 58
+        (("status", "unverified"), ("flag", "flagged")): 2,  # 39
+    }
+    for params, pages in cases.items():
+        with CaptureQueriesContext(connection) as ctx:
+            page = client.get(reverse("verify-job", args=[job.pk]), dict(params)).content.decode()
+        sql = [q["sql"] for q in ctx.captured_queries]
+        assert not [q for q in sql if "COUNT(" in q and "prediction" in q and "IN (" not in q], params
+        assert not [q for q in sql if "verification_" in q and "JOIN" in q], params  # by the job index
+        assert (f"Page 1 of {pages}<" in page) == (pages > 1), params
+        assert "1 of 60 images verified" not in page and "2 of 60 images verified" in page
+
+
+def test_the_migration_gives_existing_verdicts_their_job(owner, job):
+    import importlib
+
+    from django.apps import apps
+
+    services.set_verdict(
+        user=owner, prediction=job.predictions.get(line=1), label="Alcohol", verdict="incorrect", threshold=50
+    )
+    other = finished_job(owner, [{}], name="other")  # the column is NOT NULL: point it elsewhere
+    Verification.objects.update(job=other)
+    ImageReview.objects.update(job=other)
+    importlib.import_module("verification.migrations.0002_job_of_verdicts").backfill(apps, None)
+    assert set(Verification.objects.values_list("job_id", flat=True)) == {job.pk}
+    assert set(ImageReview.objects.values_list("job_id", flat=True)) == {job.pk}
