@@ -148,18 +148,28 @@ def _drop_connections() -> None:
 
 
 @pytest.fixture
-def broker(tmp_path, monkeypatch):
+def broker(tmp_path):
     """A private redis-server as the broker of this process and of the workers it starts."""
     server = RedisServer(tmp_path)
-    monkeypatch.setenv("CELERY_BROKER_URL", server.url)  # WorkerProcess passes os.environ on
+    # Celery reads CELERY_BROKER_URL from the environment before its configuration: save the
+    # configured values first, and take the variable away again before putting them back.
     saved = (app.conf.broker_url, app.conf.broker_transport_options)
+    saved_env = os.environ.get("CELERY_BROKER_URL")
+    os.environ["CELERY_BROKER_URL"] = server.url  # WorkerProcess passes os.environ on
     _drop_connections()
     app.conf.broker_url = server.url
     app.conf.broker_transport_options = {"visibility_timeout": 3600}
-    yield server
-    _drop_connections()
-    app.conf.broker_url, app.conf.broker_transport_options = saved
-    server.kill()
+    try:
+        yield server
+    finally:
+        _drop_connections()
+        if saved_env is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = saved_env
+        app.conf.broker_url, app.conf.broker_transport_options = saved
+        server.kill()
+        assert app.conf.broker_url == saved[0], "the test process must be back on its own broker"
 
 
 # ---------------------------------------------------------------- what every test ends with
@@ -229,6 +239,23 @@ def wait_until_progress_stops(count, quiet_seconds=8.0, timeout=300.0) -> int:
     raise AssertionError("progress never stopped")
 
 
+BEAT_SECONDS = 15  # beat sends resume_stalled_jobs every minute; here every 15 s
+STALLED_SECONDS = 10  # and a job is stalled after 10 s without progress (5 minutes in production)
+
+
+def wait_as_beat_does(predicate, timeout: float, message: str) -> None:
+    """Wait for predicate(), sending resume_stalled_jobs through the broker as beat does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        resume_stalled_jobs.delay(STALLED_SECONDS)
+        try:
+            wait_for(predicate, timeout=min(BEAT_SECONDS, deadline - time.monotonic()), interval=0.5)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message}")
+
+
 def log_says(path, *words) -> bool:
     text = path.read_text() if path.exists() else ""
     return all(word in text for word in words)
@@ -268,10 +295,9 @@ def test_a_broker_restart_mid_bulk_job_loses_nothing(owner, broker, tmp_path):
 
         # What beat does every minute, sent through the restarted broker.
         resume_stalled_jobs.delay(0)
-        wait_for(
+        wait_as_beat_does(
             lambda: BulkAnalysisJob.objects.get(pk=job.pk).status not in RUNNING_JOB,
             timeout=300,
-            interval=0.5,
             message="the job to finish after the restart",
         )
         assert log_says(tmp_path / "worker.log", "resume_stalled_jobs", "succeeded")
@@ -354,13 +380,12 @@ def test_a_worker_killed_while_training_and_running_a_job_on_redis_loses_nothing
         resume_stalled_jobs.delay(0)
         make_stale(adapter)
         assert adapter_services.fail_stale_trainings()["requeued"] == [adapter.pk]
-        wait_for(
+        wait_as_beat_does(
             lambda: (
                 not BulkAnalysisJob.objects.filter(status__in=RUNNING_JOB).exists()
                 and not Adapter.objects.training().exists()
             ),
             timeout=400,
-            interval=0.5,
             message="the job and the training to finish",
         )
     finally:
