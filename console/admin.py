@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 
 from console.api.models import ApiRequest
 from console.models import (
@@ -79,3 +81,23 @@ class ApiRequestAdmin(admin.ModelAdmin):
     list_display = ["created_at", "user", "operation", "resource_id"]
     list_filter = ["operation"]
     search_fields = ["resource_id", "client_token", "user__username"]
+
+
+class ProfileInline(admin.StackedInline):
+    model = Profile
+    can_delete = False
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class ConsoleUserAdmin(UserAdmin):
+    """Users with their console role, set where they are created."""
+
+    inlines = [ProfileInline]
+    list_display = [*UserAdmin.list_display, "console_role"]
+
+    @admin.display(description="Role")
+    def console_role(self, user):
+        return Profile.for_user(user).get_role_display()

@@ -17,7 +17,8 @@ class Profile(models.Model):
     RANK = {Role.VIEWER: 0, Role.ANNOTATOR: 1, Role.MANAGER: 2, Role.ADMIN: 3}
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MANAGER)
+    # A new user can only read until someone with the admin role gives them more.
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
     blur_explicit = models.BooleanField(default=True, help_text="Blur images labeled Explicit until revealed")
 
     def __str__(self) -> str:

@@ -54,3 +54,15 @@ def test_notifications_are_listed_and_marked_read(owner_client, owner):
     assert b"Adapter first finished training" in response.content
     owner_client.post(reverse("console-notifications-read"))
     assert owner.notifications.filter(read_at=None).count() == 0
+
+
+@pytest.mark.django_db
+def test_a_new_user_can_only_read_until_given_a_role(client, django_user_model, staff):
+    from console import access
+
+    reader = django_user_model.objects.create_user(username="new", password="pw")
+    assert access.role_of(reader) == "viewer"
+    client.force_login(staff)
+    url = reverse("admin:auth_user_change", args=[reader.pk])
+    response = client.get(url)
+    assert response.status_code == 200 and b"profile-0-role" in response.content
