@@ -20,11 +20,15 @@ run: migrate
 	@echo "Console at http://127.0.0.1:8000 (Ctrl-C stops the web server and the worker)"
 	VENV=$(VENV) scripts/run-embedded
 
-# Debian packages the tests need: Chromium for the browser tests. The servers of the production
-# stack for the second run (PostgreSQL, Redis) are installed by scripts/test-stack when none answers.
+# Debian packages the tests need: Chromium for the browser tests, redis-server for the tests
+# that restart a broker mid-job. The servers of the production stack for the second run
+# (PostgreSQL, Redis) are installed and started by scripts/test-stack when none answers.
 system-deps:
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+	@missing=""; \
+	command -v chromium >/dev/null || missing="chromium"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
