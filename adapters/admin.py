@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from adapters.models import Adapter, Image, ImageLabel
+from adapters.models import Adapter, DatasetCount, Image, ImageLabel
 
 
 @admin.register(Adapter)
@@ -33,3 +33,22 @@ class ImageLabelAdmin(admin.ModelAdmin):
     list_filter = ["name"]
     search_fields = ["image__original_name"]
     raw_id_fields = ["image"]
+
+
+@admin.register(DatasetCount)
+class DatasetCountAdmin(admin.ModelAdmin):
+    """Read-only: the services keep these counters (DatasetCount.objects.recount rebuilds them)."""
+
+    list_display = ["adapter", "split", "key", "count"]
+    list_filter = ["split"]
+    search_fields = ["adapter__name", "key"]
+    list_select_related = ["adapter"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
