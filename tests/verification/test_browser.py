@@ -110,8 +110,9 @@ def test_the_threshold_slider_recomputes_counts_at_once(slider_job, page, live_s
     # setting up and recounting stays well under 50 ms, and the counts are the images'.
     ms = page.evaluate(
         """() => {
-        const n = 10000, values = [], max = {}, conf = [{}, {}, {}, {}, {}, {}, {}, {}, {}, {}];
-        const add = (bins, c) => { const b = Math.floor(c * 10); bins[b] = (bins[b] || 0) + 1; };
+        const n = 10000, values = [], bins = () => new Array(1001).fill(0);
+        const max = bins(), conf = Array.from({length: 10}, bins);
+        const add = (counts, c) => { counts[Math.floor(c * 10 + 1e-6)] += 1; };  // as histograms.bin_of
         for (let i = 0; i < n; i++) {
           const c = ((i * 7919) % 1000) / 10; values.push(c);
           if (c > 0) add(max, c);
