@@ -6,6 +6,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from console import arns, taxonomy
+from console.status import GuardedTransitions
 from console.validators import (
     validate_adapter_name,
     validate_confidence,
@@ -25,7 +26,7 @@ class AdapterQuerySet(models.QuerySet):
         return self.filter(status__in=[Adapter.Status.TRAINING_COMPLETED, Adapter.Status.DEPRECATED])
 
 
-class Adapter(models.Model):
+class Adapter(GuardedTransitions, models.Model):
     """A project version: a dataset being labeled (DRAFT), then a trained adapter."""
 
     class Status(models.TextChoices):
@@ -94,21 +95,6 @@ class Adapter(models.Model):
     @property
     def is_draft(self) -> bool:
         return self.status == self.Status.DRAFT
-
-    def transition(self, from_statuses, to_status, **fields) -> bool:
-        """Move to `to_status` only if the row is still in one of `from_statuses`.
-
-        A conditional UPDATE, so two workers or two people cannot both win; returns
-        whether this call did. The instance is refreshed with the new values.
-        """
-        updated = Adapter.objects.filter(pk=self.pk, status__in=list(from_statuses)).update(
-            status=to_status, **fields
-        )
-        if updated:
-            self.status = to_status
-            for name, value in fields.items():
-                setattr(self, name, value)
-        return bool(updated)
 
     def mark_completed(self, result) -> bool:
         """Store a finished training (a backend TrainingStatus); False if the row was not training."""

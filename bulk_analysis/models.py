@@ -4,10 +4,11 @@ from django.conf import settings
 from django.db import models
 
 from adapters.models import Adapter
+from console.status import GuardedTransitions
 from console.validators import validate_confidence, validate_job_name
 
 
-class BulkAnalysisJob(models.Model):
+class BulkAnalysisJob(GuardedTransitions, models.Model):
     class Status(models.TextChoices):
         CREATED = "CREATED", "Created"
         QUEUED = "QUEUED", "Queued"
@@ -54,17 +55,6 @@ class BulkAnalysisJob(models.Model):
     @property
     def is_running(self) -> bool:
         return self.status in self.RUNNING
-
-    def transition(self, from_statuses, to_status, **fields) -> bool:
-        """Conditional UPDATE: only one worker moves the job out of a given state."""
-        updated = BulkAnalysisJob.objects.filter(pk=self.pk, status__in=list(from_statuses)).update(
-            status=to_status, **fields
-        )
-        if updated:
-            self.status = to_status
-            for name, value in fields.items():
-                setattr(self, name, value)
-        return bool(updated)
 
 
 class Prediction(models.Model):

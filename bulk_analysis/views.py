@@ -7,7 +7,6 @@ from django.db.models import Count, F, Q
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.functional import cached_property
 from django.utils.html import json_script
 from django.views.decorators.http import require_POST
 
@@ -17,6 +16,7 @@ from bulk_analysis.models import BulkAnalysisJob, Prediction
 from console import access, taxonomy
 from console.backends.base import BackendError
 from console.models import Profile
+from console.pagination import CountedPaginator
 
 GRID_PAGE = 60  # images per page of the job's grid
 
@@ -149,18 +149,6 @@ def _threshold(request, job) -> float:
         value = job.min_confidence
     # Never below the job's minimum; on the 0.1 grid the histograms count exactly.
     return round(min(100.0, max(job.min_confidence, value)), 1)
-
-
-class CountedPaginator(Paginator):
-    """A Paginator told its count (from the job's histograms) instead of running COUNT(*)."""
-
-    def __init__(self, object_list, per_page, *, count: int):
-        super().__init__(object_list, per_page)
-        self._known_count = count
-
-    @cached_property
-    def count(self) -> int:
-        return self._known_count
 
 
 def slider_data(job, binned: dict) -> dict:

@@ -1,12 +1,10 @@
 from django.contrib import messages
 from django.core.exceptions import TooManyFilesSent, ValidationError
 from django.core.files.storage import default_storage
-from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Prefetch
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotModified, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -15,6 +13,7 @@ from console import access, storage, taxonomy
 from console.engine.evaluation import fn_improvement, fp_improvement
 from console.manifests import ManifestError
 from console.models import Profile
+from console.pagination import CountedPaginator
 from projects import imports, services
 from projects.forms import AddImagesForm, LabelForm, ProjectForm
 
@@ -326,18 +325,6 @@ def _filtered(adapter, params) -> tuple:
     else:
         label = ""
     return images, {"state": state, "label": label}
-
-
-class CountedPaginator(Paginator):
-    """A Paginator told its count (from the dataset counters) instead of running COUNT(*)."""
-
-    def __init__(self, object_list, per_page, *, count: int):
-        super().__init__(object_list, per_page)
-        self._known_count = count
-
-    @cached_property
-    def count(self) -> int:
-        return self._known_count
 
 
 def _filtered_count(applied: dict, counts: dict, per_label: dict) -> int:

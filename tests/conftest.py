@@ -6,10 +6,13 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
+from django.test import Client
 from PIL import Image as PILImage
 
 from console.models import Profile
@@ -145,3 +148,38 @@ def wait_for(predicate, timeout=60.0, interval=0.1, message="condition"):
             return result
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message}")
+
+
+# Debian's Chromium, headless, kept off the network (the machine's is closed).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@contextmanager
+def chromium_page(live_server, user=None, **context_options):
+    """A page of Debian's Chromium driven by Playwright, on the live server, signed in as `user`.
+
+    The session is made before Playwright starts: its event loop forbids the ORM in this thread.
+    """
+    from playwright.sync_api import sync_playwright
+
+    cookies = []
+    if user is not None:
+        client = Client()
+        client.force_login(user)
+        name = settings.SESSION_COOKIE_NAME
+        cookies = [{"name": name, "value": client.cookies[name].value, "url": live_server.url}]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(base_url=live_server.url, **context_options)
+            context.add_cookies(cookies)
+            yield context.new_page()
+        finally:
+            browser.close()

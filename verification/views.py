@@ -11,9 +11,10 @@ from django.views.decorators.http import require_POST
 from bulk_analysis import histograms
 from bulk_analysis import services as bulk
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from bulk_analysis.views import CountedPaginator, filtered_predictions
+from bulk_analysis.views import filtered_predictions
 from console import access, taxonomy
 from console.models import Profile
+from console.pagination import CountedPaginator
 from verification import services
 from verification.forms import TrainFromVerificationForm
 from verification.models import ImageReview

@@ -19,19 +19,11 @@ from adapters.models import Adapter, Image
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from console.models import Profile
 from projects.models import Project
-from tests.conftest import ROOT, WorkerProcess, make_user
+from tests.conftest import ROOT, WorkerProcess, chromium_page, make_user
 from tests.engine.imagegen import LABEL, TEST_PHOTOS, TRAIN_PHOTOS, symbol_set
 from verification.models import ImageReview
 
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 TRAINING_TIMEOUT = 180_000  # ms: a few seconds of training, plus the page's 2 s polling
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -50,21 +42,15 @@ class Walk:
 
 @pytest.fixture
 def walk(live_server, monkeypatch):
-    from playwright.sync_api import sync_playwright
-
     # Playwright's sync API runs an event loop in this thread; the test's own ORM reads are safe.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for old in ARTIFACTS.glob("*.png"):
         old.unlink()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
-        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
-        page = context.new_page()
+    with chromium_page(live_server, viewport={"width": 1280, "height": 900}) as page:
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
         page.set_default_timeout(30_000)
         yield Walk(page, ARTIFACTS)
-        browser.close()
 
 
 @pytest.fixture

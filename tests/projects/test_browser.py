@@ -3,37 +3,19 @@
 import re
 
 import pytest
-from django.conf import settings
 
 from adapters.models import Image, ImageLabel
+from tests.conftest import chromium_page
 from tests.projects.conftest import gif, jpeg
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
-def page(live_server, client, owner, monkeypatch):
-    from playwright.sync_api import sync_playwright
-
+def page(live_server, owner, monkeypatch):
     # Playwright's sync API runs an event loop in this thread; the test's own ORM checks are safe.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    client.force_login(owner)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live_server.url)
-        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-        page = context.new_page()
+    with chromium_page(live_server, owner) as page:
         page.set_default_timeout(15_000)
         yield page
-        browser.close()
 
 
 def facet(page, attr, value) -> int:

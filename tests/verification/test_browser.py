@@ -2,37 +2,17 @@
 the bulk job's threshold slider recomputes the counts in the browser."""
 
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client
 
 from tests.bulk_analysis.conftest import finished_job
+from tests.conftest import chromium_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
 def page(live_server, owner):
-    from playwright.sync_api import sync_playwright
-
-    client = Client()
-    client.force_login(owner)
-    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        context = browser.new_context()
-        context.add_cookies(
-            [{"name": django_settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
-        )
-        yield context.new_page()
-        browser.close()
+    with chromium_page(live_server, owner) as page:
+        yield page
 
 
 def cell(page, label, stat):
