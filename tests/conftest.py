@@ -85,6 +85,15 @@ def worker_env() -> dict:
     return env
 
 
+def _die_with_parent() -> None:
+    """In the worker's process, before exec: be killed when the test process dies, so a crashed
+    or timed-out test run leaves no worker holding the test database."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 class WorkerProcess:
     """A real `celery worker` process (prefork) on the configured broker."""
 
@@ -110,6 +119,7 @@ class WorkerProcess:
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
 
     def kill(self, sig=signal.SIGKILL):
