@@ -17,7 +17,7 @@ RETRY_SECONDS = 10
 # How often an AWS bulk job is polled, and for how long (AWS keeps jobs a year; 2 days is plenty).
 POLL_SECONDS = 30
 POLL_ATTEMPTS = 2 * 24 * 3600 // POLL_SECONDS
-# Hard limit of one unit: 25 images, even at 15 MB each from S3, take far less.
+# Hard limit of one unit: 100 images (services.MAX_UNIT), even at 15 MB each from S3, take far less.
 UNIT_TIME_LIMIT = 15 * 60
 
 

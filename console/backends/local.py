@@ -13,18 +13,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError
 
 from console import arns, storage
-from console.engine import MAX_BYTES, MAX_STORED_BYTES, Engine, EngineError, adapters
+from console.engine import MAX_BYTES, MAX_STORED_BYTES, Analysis, Engine, EngineError, adapters
 from console.engine.evaluation import autosplit, evaluate
 from console.engine.taxonomy_map import top_level_confidences
 
@@ -44,6 +47,12 @@ MIN_TRAINING_IMAGES = 10
 MIN_TEST_IMAGES = 2
 # Output manifests hold predictions at this confidence, as AWS's do (spec 2.4).
 OUTPUT_MIN_CONFIDENCE = 5.0
+# detect_moderation_labels_many reads this many images (at most this many bytes) ahead: one
+# embedding-cache query for them all, and bounded memory for 15 MB images.
+READ_AHEAD = 25
+READ_AHEAD_BYTES = 64 * 1024 * 1024
+
+logger = logging.getLogger(__name__)
 
 _engine: Engine | None = None
 _engine_lock = threading.Lock()
@@ -80,6 +89,48 @@ def _get(name: str) -> bytes | None:
         return fh.read()
 
 
+def _check_size(data: bytes, max_bytes: int) -> None:
+    if len(data) > max_bytes:
+        raise BackendError(
+            "ImageTooLargeException", f"image is {len(data):,} bytes; the limit is {max_bytes:,} bytes"
+        )
+
+
+def _check_confidence(min_confidence: float) -> None:
+    if not 0 <= min_confidence <= 100:
+        raise BackendError(
+            "InvalidParameterException", f"MinConfidence {min_confidence} is not between 0 and 100"
+        )
+
+
+def _named(exc: BackendError, ref: ImageRef) -> BackendError:
+    """The error naming the image, once: read_ref's messages already start with its URI."""
+    message = exc.message if exc.message.startswith(ref.uri) else f"{ref.uri}: {exc.message}"
+    return BackendError(exc.code, message, retryable=exc.retryable)
+
+
+def _read_ahead(images: list[ImageRef]) -> Iterator[list[tuple[ImageRef, bytes | Exception, str]]]:
+    """The images in batches of (image, its bytes or the error reading them, sha256): at most
+    READ_AHEAD images or READ_AHEAD_BYTES bytes held at once."""
+    batch: list[tuple[ImageRef, bytes | Exception, str]] = []
+    size = 0
+    for ref in images:
+        try:
+            data = storage.read_ref(ref, max_bytes=MAX_STORED_BYTES)
+            _check_size(data, MAX_STORED_BYTES)
+            batch.append((ref, data, hashlib.sha256(data).hexdigest()))
+            size += len(data)
+        except BackendError as exc:
+            batch.append((ref, _named(exc, ref), ""))
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, as one image's failure
+            batch.append((ref, exc, ""))
+        if len(batch) >= READ_AHEAD or size >= READ_AHEAD_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
 def _as_backend_error(exc: EngineError, where: str = "") -> BackendError:
     return BackendError(exc.code, f"{where}: {exc.message}" if where else exc.message, retryable=False)
 
@@ -99,41 +150,50 @@ class LocalBackend(ModerationBackend):
 
     def analyse(self, data: bytes, *, max_bytes: int = MAX_BYTES) -> tuple[np.ndarray, list[dict]]:
         """(embedding, base labels at every confidence) for an image, computed once per content and version."""
-        from console.models import ImageEmbedding
-
-        if len(data) > max_bytes:
-            raise BackendError(
-                "ImageTooLargeException", f"image is {len(data):,} bytes; the limit is {max_bytes:,} bytes"
-            )
+        _check_size(data, max_bytes)
         sha = hashlib.sha256(data).hexdigest()
-        version = self.base_model_version
-        row = ImageEmbedding.objects.filter(sha256=sha, model_version=version).first()
-        if row is not None:
-            return np.frombuffer(bytes(row.vector), dtype="<f4").copy(), row.base_labels
+        cached = self._cached([sha]).get(sha)
+        if cached is not None:
+            return cached
         try:
             analysis = engine().analyze(data, max_bytes=max_bytes)
         except EngineError as exc:
             raise _as_backend_error(exc) from None
-        try:
-            ImageEmbedding.objects.get_or_create(
-                sha256=sha,
-                model_version=version,
-                defaults={
-                    "vector": analysis.embedding.astype("<f4").tobytes(),
-                    "base_labels": analysis.labels,
-                },
-            )
-        except IntegrityError:  # another worker stored the same image first: same content, same row
-            pass
+        self._store([analysis])
         return analysis.embedding, analysis.labels
+
+    def _cached(self, shas: list[str]) -> dict[str, tuple[np.ndarray, list[dict]]]:
+        """The stored (embedding, base labels) of the images among shas analysed before: one query."""
+        from console.models import ImageEmbedding
+
+        rows = ImageEmbedding.objects.filter(sha256__in=set(shas), model_version=self.base_model_version)
+        return {
+            sha: (np.frombuffer(bytes(vector), dtype="<f4").copy(), labels)
+            for sha, vector, labels in rows.values_list("sha256", "vector", "base_labels")
+        }
+
+    def _store(self, analyses: list[Analysis]) -> None:
+        """Keep the embeddings of analysed images: one INSERT; an image already stored (by another worker) is skipped."""
+        from console.models import ImageEmbedding
+
+        ImageEmbedding.objects.bulk_create(
+            [
+                ImageEmbedding(
+                    sha256=a.sha256,
+                    model_version=self.base_model_version,
+                    vector=a.embedding.astype("<f4").tobytes(),
+                    base_labels=a.labels,
+                )
+                for a in analyses
+            ],
+            ignore_conflicts=True,
+        )
 
     def _analyse_ref(self, ref: ImageRef) -> tuple[np.ndarray, list[dict]]:
         try:
             return self.analyse(storage.read_ref(ref, max_bytes=MAX_STORED_BYTES), max_bytes=MAX_STORED_BYTES)
         except BackendError as exc:
-            # Name the image, once: read_ref's messages already start with its URI.
-            message = exc.message if exc.message.startswith(ref.uri) else f"{ref.uri}: {exc.message}"
-            raise BackendError(exc.code, message, retryable=exc.retryable) from None
+            raise _named(exc, ref) from None
 
     def _head(self, adapter_arn: str) -> adapters.AdapterHead:
         head = _heads.get(adapter_arn)
@@ -294,15 +354,22 @@ class LocalBackend(ModerationBackend):
         min_confidence: float = 50.0,
         adapter_arn: str | None = None,
     ) -> dict[str, Any]:
-        if not 0 <= min_confidence <= 100:
-            raise BackendError(
-                "InvalidParameterException", f"MinConfidence {min_confidence} is not between 0 and 100"
-            )
+        _check_confidence(min_confidence)
         head = self._head(adapter_arn) if adapter_arn else None
         if isinstance(image, ImageRef):
             embedding, labels = self._analyse_ref(image)
         else:
             embedding, labels = self.analyse(image, max_bytes=MAX_BYTES)
+        return self._response(embedding, labels, head, min_confidence, adapter_arn)
+
+    def _response(
+        self,
+        embedding: np.ndarray,
+        labels: list[dict],
+        head: adapters.AdapterHead | None,
+        min_confidence: float,
+        adapter_arn: str | None,
+    ) -> dict[str, Any]:
         if head is not None:
             try:
                 labels = adapters.apply_vector(head, embedding, labels)
@@ -316,6 +383,87 @@ class LocalBackend(ModerationBackend):
         if adapter_arn:
             response["ProjectVersion"] = adapter_arn
         return response
+
+    def detect_moderation_labels_many(
+        self,
+        *,
+        images: list[ImageRef],
+        min_confidence: float = 50.0,
+        adapter_arn: str | None = None,
+    ) -> Iterator[dict[str, Any] | Exception]:
+        """detect_moderation_labels on stored images, as a pipeline (what a bulk analysis unit runs).
+
+        Yields, in order, each image's response or the exception detect_moderation_labels would
+        have raised for it. The networks run on one helper thread, one image at a time with the
+        engine's threads, while this thread reads, hashes and decodes the next images, stores
+        embeddings and lets the caller record each result. Every database query runs on this
+        thread: the embedding cache is read, and written, once per READ_AHEAD images. Close the
+        generator to stop early: the image in the networks finishes, the queued one is dropped.
+        """
+        try:
+            _check_confidence(min_confidence)
+            head = self._head(adapter_arn) if adapter_arn else None
+        except BackendError as exc:
+            for _ in images:
+                yield exc
+            return
+        eng = engine()
+        flight: deque[tuple[ImageRef, Any]] = deque()  # (image, Future | (embedding, labels) | exception)
+        analysed: dict[str, Analysis] = {}  # by sha256: to store in ImageEmbedding
+
+        def outcome(ref: ImageRef, item: Any) -> dict[str, Any] | Exception:
+            try:
+                if isinstance(item, Future):
+                    analysis = item.result()
+                    analysed[analysis.sha256] = analysis
+                    item = (analysis.embedding, analysis.labels)
+                if isinstance(item, Exception):
+                    return item
+                return self._response(*item, head, min_confidence, adapter_arn)
+            except EngineError as exc:
+                return _named(_as_backend_error(exc), ref)
+            except Exception as exc:  # noqa: BLE001 - handed to the caller, as this image's failure
+                return exc
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine") as networks:
+            try:
+                for batch in _read_ahead(images):
+                    cached = self._cached([sha for _, _, sha in batch if sha])
+                    running: dict[str, Future] = {}  # the same content twice in a batch runs once
+                    for ref, data, sha in batch:
+                        if isinstance(data, Exception):
+                            flight.append((ref, data))
+                        elif sha in cached:
+                            flight.append((ref, cached[sha]))
+                        elif sha in running:
+                            flight.append((ref, running[sha]))
+                        else:
+                            try:
+                                prepared = eng.prepare(data, max_bytes=MAX_STORED_BYTES, sha256=sha)
+                            except EngineError as exc:
+                                flight.append((ref, _named(_as_backend_error(exc), ref)))
+                            except Exception as exc:  # noqa: BLE001
+                                flight.append((ref, exc))
+                            else:
+                                running[sha] = networks.submit(eng.infer, prepared)
+                                flight.append((ref, running[sha]))
+                        # Keep one image in the networks and the next queued; hand out the ones before.
+                        while len(flight) > 2 or (flight and not isinstance(flight[0][1], Future)):
+                            yield outcome(*flight.popleft())
+                    if len(analysed) >= READ_AHEAD:
+                        self._store(list(analysed.values()))
+                        analysed.clear()
+                while flight:
+                    yield outcome(*flight.popleft())
+            finally:
+                for _, item in flight:
+                    if isinstance(item, Future):
+                        item.cancel()
+                try:
+                    if analysed:
+                        self._store(list(analysed.values()))
+                except Exception:  # noqa: BLE001 - the cache only: the images are analysed again if asked
+                    logger.warning("could not store %d image embeddings", len(analysed), exc_info=True)
 
     # Bulk analysis: the caller runs detect_moderation_labels per image.
 

@@ -234,16 +234,27 @@ class Engine:
             self._detector, self._nsfw = detector, nsfw
 
     def analyze(self, data: bytes, *, max_bytes: int = MAX_BYTES) -> Analysis:
-        img = load_image(data, max_bytes=max_bytes)
-        return self.analyze_image(img, sha256=hashlib.sha256(data).hexdigest())
+        return self.infer(self.prepare(data, max_bytes=max_bytes))
 
     def analyze_image(self, img: Image.Image, *, sha256: str = "") -> Analysis:
+        return self.infer(_prepare_image(img, sha256))
+
+    def prepare(self, data: bytes, *, max_bytes: int = MAX_BYTES, sha256: str = "") -> Prepared:
+        """Decode an image and make both networks' inputs; no network runs. Raises EngineError as load_image.
+
+        analyze() is infer(prepare()): a caller can prepare the next image on one thread while
+        infer() runs the networks on this one on another. sha256: the data's digest, if known.
+        """
+        img = load_image(data, max_bytes=max_bytes)
+        return _prepare_image(img, sha256 or hashlib.sha256(data).hexdigest())
+
+    def infer(self, prepared: Prepared) -> Analysis:
+        """Both networks on a prepared image, then its labels and embedding."""
         if self._nsfw is None:
             self.load()
-        img = img.convert("RGB") if img.mode != "RGB" else img
-        det_out = self._detector.run(None, {"images": detector_input(img)})[0][0]  # [22, 2100]
+        det_out = self._detector.run(None, {"images": prepared.detector_input})[0][0]  # [22, 2100]
         scores, stage2, final = self._nsfw.run(
-            ["outputs", NSFW_STAGE2, NSFW_FINAL], {"input:0": nsfw_input(img)}
+            ["outputs", NSFW_STAGE2, NSFW_FINAL], {"input:0": prepared.nsfw_input}
         )
         nsfw = float(scores[0, 1])
         gem = np.cbrt(np.mean(stage2[0].reshape(stage2.shape[1], -1) ** GEM_P, axis=1))
@@ -253,12 +264,37 @@ class Engine:
             taxonomy_map.base_confidences(detector_max, nsfw), floor=taxonomy_map.LABEL_FLOOR
         )
         return Analysis(
-            sha256=sha256,
-            width=img.info.get("source_size", img.size)[0],
-            height=img.info.get("source_size", img.size)[1],
+            sha256=prepared.sha256,
+            width=prepared.width,
+            height=prepared.height,
             labels=labels,
             embedding=embedding,
             nsfw=nsfw,
             detector_max=detector_max,
-            detections=detections(det_out, img.size),
+            detections=detections(det_out, prepared.size),
         )
+
+
+@dataclass
+class Prepared:
+    """An image decoded into both networks' inputs (Engine.prepare), before any network runs."""
+
+    sha256: str
+    width: int  # as uploaded
+    height: int
+    size: tuple[int, int]  # as decoded: the detector's boxes are scaled to it
+    detector_input: np.ndarray
+    nsfw_input: np.ndarray
+
+
+def _prepare_image(img: Image.Image, sha256: str) -> Prepared:
+    img = img.convert("RGB") if img.mode != "RGB" else img
+    width, height = img.info.get("source_size", img.size)
+    return Prepared(
+        sha256=sha256,
+        width=width,
+        height=height,
+        size=img.size,
+        detector_input=detector_input(img),
+        nsfw_input=nsfw_input(img),
+    )

@@ -139,3 +139,78 @@ def test_it_applies_the_image_limits(files):
     with pytest.raises(BackendError) as exc:
         backend.detect_moderation_labels(image=photo_bytes("skimage.data", "coffee.png"), min_confidence=101)
     assert exc.value.code == "InvalidParameterException"
+
+
+# detect_moderation_labels_many: a bulk analysis unit's pipeline
+
+
+def one_by_one(backend, refs, **kwargs):
+    out = []
+    for ref in refs:
+        try:
+            out.append(backend.detect_moderation_labels(image=ref, **kwargs))
+        except BackendError as exc:
+            out.append(exc)
+    return out
+
+
+def as_comparable(outcomes):
+    return [(o.code, o.message, o.retryable) if isinstance(o, BackendError) else o for o in outcomes]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("read_ahead", [25, 2])
+def test_it_analyses_many_images_in_order_as_one_by_one_would(files, monkeypatch, read_ahead):
+    from console.backends import local
+
+    monkeypatch.setattr(local, "READ_AHEAD", read_ahead)  # batches of 2: reading crosses batches
+    photos = [data for data, _ in symbol_set(TRAIN_PHOTOS, 5, seed=21)]
+    refs = [put(f"many/{i}.jpg", data) for i, data in enumerate(photos)]
+    refs.insert(2, put("many/copy.jpg", photos[0]))  # the same content as the first
+    refs.insert(4, put("many/bad.jpg", photos[1][: len(photos[1]) // 2]))  # a truncated JPEG
+    refs.append(ImageRef(refs[0].bucket, "many/missing.jpg"))
+    backend = LocalBackend()
+    backend.analyse(photos[4])  # one image is in the cache already
+
+    many = list(backend.detect_moderation_labels_many(images=refs, min_confidence=0))
+
+    # One embedding per content: the copy was analysed once, the cached one not again.
+    assert ImageEmbedding.objects.count() == 5
+    assert len(many) == len(refs)
+    assert many[0] == many[2] and many[0]["ModerationModelVersion"] == "7.0"
+    assert isinstance(many[4], BackendError) and many[4].code == "InvalidImageFormatException"
+    assert many[4].message.startswith(refs[4].uri) and not many[4].retryable
+    assert isinstance(many[-1], BackendError) and many[-1].code == "InvalidS3ObjectException"
+    assert many[-1].message.startswith(refs[-1].uri)
+    # The same answers, errors included, as one call per image (now from the cache).
+    assert as_comparable(many) == as_comparable(one_by_one(backend, refs, min_confidence=0))
+    assert ImageEmbedding.objects.count() == 5
+    higher = list(backend.detect_moderation_labels_many(images=refs[:2], min_confidence=60))
+    assert higher == one_by_one(backend, refs[:2], min_confidence=60)
+
+
+@pytest.mark.django_db
+def test_it_gives_every_image_the_error_of_a_bad_adapter_or_confidence(files):
+    refs = [put(f"many/{i}.jpg", data) for i, (data, _) in enumerate(symbol_set(TRAIN_PHOTOS, 2, seed=5))]
+    backend = LocalBackend()
+    missing = list(backend.detect_moderation_labels_many(images=refs, adapter_arn=ADAPTER_ARN))
+    assert [(e.code, e.retryable) for e in missing] == [("ResourceNotFoundException", False)] * 2
+    bad = list(backend.detect_moderation_labels_many(images=refs, min_confidence=101))
+    assert [e.code for e in bad] == ["InvalidParameterException"] * 2
+    assert ImageEmbedding.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_it_stops_when_closed_keeping_what_it_analysed(files):
+    import threading
+
+    photos = [data for data, _ in symbol_set(TRAIN_PHOTOS, 6, seed=8)]
+    refs = [put(f"many/{i}.jpg", data) for i, data in enumerate(photos)]
+    outcomes = LocalBackend().detect_moderation_labels_many(images=refs)
+    first = next(outcomes)
+    outcomes.close()
+
+    assert first["ModerationModelVersion"] == "7.0"
+    # The image in the networks finished; the queued one was dropped; nothing is left running.
+    assert 1 <= ImageEmbedding.objects.count() < 6
+    assert not [t for t in threading.enumerate() if t.name.startswith("engine")]
