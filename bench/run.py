@@ -122,7 +122,7 @@ def bench_bulk(user, worker_box) -> list[tuple[bytes, list[str]]]:
             "≥ 0.90",
             ratio >= 0.9,
             f"console {console_seconds:.1f} s from Start to SUCCEEDED (1 worker process, "
-            f"{settings.LOCAL_ENGINE_THREADS} engine threads; {analysed:.1f} s inside the backend call); "
+            f"{settings.LOCAL_ENGINE_THREADS} engine threads; {analysed:.1f} s within units, per the images' own times); "
             f"engine {engine_seconds:.1f} s ({settings.LOCAL_ENGINE_THREADS} threads)",
         )
     )
