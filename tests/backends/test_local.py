@@ -212,5 +212,5 @@ def test_it_stops_when_closed_keeping_what_it_analysed(files):
 
     assert first["ModerationModelVersion"] == "7.0"
     # The image in the networks finished; the queued one was dropped; nothing is left running.
-    assert 1 <= ImageEmbedding.objects.count() < 6
+    assert 0 < ImageEmbedding.objects.count() < 6
     assert not [t for t in threading.enumerate() if t.name.startswith("engine")]
