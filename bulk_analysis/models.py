@@ -56,6 +56,15 @@ class BulkAnalysisJob(GuardedTransitions, models.Model):
     def is_running(self) -> bool:
         return self.status in self.RUNNING
 
+    def clamp_threshold(self, value) -> float:
+        """A threshold asked for in a request: never below the job's minimum confidence (its
+        predictions hold nothing under it), on the 0.1 grid its histograms count exactly."""
+        try:
+            threshold = float(value)
+        except (TypeError, ValueError):
+            threshold = self.min_confidence
+        return round(min(100.0, max(self.min_confidence, threshold)), 1)
+
 
 class Prediction(models.Model):
     """One image of a job (one input manifest line) and what the backend returned for it."""

@@ -1,10 +1,9 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, F, Q
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import json_script
@@ -15,14 +14,11 @@ from bulk_analysis.forms import AddImagesForm, StartJobForm
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from console import access, taxonomy
 from console.backends.base import BackendError
+from console.http import stored_file, wants_json
 from console.models import Profile
 from console.pagination import CountedPaginator
 
 GRID_PAGE = 60  # images per page of the job's grid
-
-
-def _wants_json(request) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
 
 
 def list_jobs(request):
@@ -65,7 +61,7 @@ def new_job(request):
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            if _wants_json(request):
+            if wants_json(request):
                 return JsonResponse(
                     {
                         "job": job.pk,
@@ -76,7 +72,7 @@ def new_job(request):
                 )
             _report(request, report)
             return redirect("bulk-detail", job.pk)
-    if request.method == "POST" and _wants_json(request):
+    if request.method == "POST" and wants_json(request):
         return JsonResponse({"errors": [e for errors in form.errors.values() for e in errors]}, status=400)
     return render(request, "bulk_analysis/new.html", {"form": form, "batch": services.UPLOAD_BATCH})
 
@@ -113,12 +109,12 @@ def upload_images(request, pk):
             raise ValidationError(form.non_field_errors() or ["Choose images to add."])
         report = _add_from(job, form.cleaned_data if form else {}, files)
     except ValidationError as exc:
-        if _wants_json(request):
+        if wants_json(request):
             return JsonResponse({"errors": exc.messages}, status=400)
         for message in exc.messages:
             messages.error(request, message)
         return redirect("bulk-detail", pk)
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse(
             {
                 "added": report.added,
@@ -140,15 +136,6 @@ def start_job(request, pk):
     else:
         messages.success(request, f"Bulk analysis job {job.name} started.")
     return redirect("bulk-detail", pk)
-
-
-def _threshold(request, job) -> float:
-    try:
-        value = float(request.GET.get("threshold", job.min_confidence))
-    except ValueError:
-        value = job.min_confidence
-    # Never below the job's minimum; on the 0.1 grid the histograms count exactly.
-    return round(min(100.0, max(job.min_confidence, value)), 1)
 
 
 def slider_data(job, binned: dict) -> dict:
@@ -199,7 +186,7 @@ def filtered_predictions(job, *, label: str, flag: str, threshold: float):
 
 
 def _results(request, job, binned: dict) -> dict:
-    threshold = _threshold(request, job)
+    threshold = job.clamp_threshold(request.GET.get("threshold"))
     label = request.GET.get("label", "")
     flag = request.GET.get("flag", "")
     counts = histograms.counts_at(binned, threshold, taxonomy.TOP_LEVEL)
@@ -244,23 +231,13 @@ def _prediction(request, pk, line) -> Prediction:
     return prediction
 
 
-def _file(name: str, content_type: str | None = None, filename: str | None = None):
-    try:
-        handle = default_storage.open(name, "rb")
-    except (FileNotFoundError, OSError):
-        raise Http404("no such file") from None
-    return FileResponse(
-        handle, content_type=content_type, as_attachment=bool(filename), filename=filename or ""
-    )
-
-
 def thumbnail(request, pk, line):
     prediction = _prediction(request, pk, line)
     try:
         name = services.ensure_thumbnail(prediction)
     except (BackendError, ValueError, OSError):
         raise Http404("the image cannot be read") from None
-    response = _file(name, "image/jpeg")
+    response = stored_file(name, "image/jpeg")
     response["Cache-Control"] = "private, max-age=3600"
     return response
 
@@ -279,11 +256,11 @@ def download_results(request, pk):
     job = access.get_job(request.user, pk)
     if not job.output_manifest:
         raise Http404("the job has no results yet")
-    return _file(job.output_manifest, "application/jsonlines", f"{job.name}-results.manifest")
+    return stored_file(job.output_manifest, "application/jsonlines", f"{job.name}-results.manifest")
 
 
 def download_summary(request, pk):
     job = access.get_job(request.user, pk)
     if not job.summary:
         raise Http404("the job has no summary yet")
-    return _file(job.summary, "application/json", f"{job.name}-manifest-summary.json")
+    return stored_file(job.summary, "application/json", f"{job.name}-manifest-summary.json")

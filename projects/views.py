@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from adapters.models import Image, ImageLabel
 from console import access, storage, taxonomy
 from console.engine.evaluation import fn_improvement, fp_improvement
+from console.http import wants_json
 from console.manifests import ManifestError
 from console.models import Profile
 from console.pagination import CountedPaginator
@@ -36,10 +37,6 @@ def _adapter(request, pk, adapter_pk, role):
     if adapter.project_id != pk:
         raise Http404("No such adapter in this project")
     return adapter
-
-
-def _wants_json(request) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
 
 
 def _form_messages(form) -> list[str]:
@@ -107,7 +104,7 @@ def _manifest_error(form, exc: ManifestError, sources: dict) -> None:
 
 def _import_response(request, form, adapter, report):
     labels_url = reverse("projects-labels", args=[adapter.project_id, adapter.pk])
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse(
             {
                 "upload_url": reverse("projects-upload", args=[adapter.project_id, adapter.pk]),
@@ -125,7 +122,7 @@ def _form_context(**context) -> dict:
 
 
 def _errors_response(request, form, template, context):
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"errors": _form_messages(form)}, status=400)
     return render(request, template, _form_context(**context), status=400)
 

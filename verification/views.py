@@ -29,15 +29,6 @@ def _job(request, pk, role=access.VIEWER) -> BulkAnalysisJob:
     return job
 
 
-def _threshold(value, job) -> float:
-    try:
-        threshold = float(value)
-    except (TypeError, ValueError):
-        threshold = job.min_confidence
-    # Never below the job's minimum; on the 0.1 grid the job's histograms count exactly.
-    return round(min(100.0, max(job.min_confidence, threshold)), 1)
-
-
 def card_context(
     prediction: Prediction, threshold: float, *, blur: bool, verdicts=None, reviewed=None
 ) -> dict:
@@ -73,7 +64,7 @@ def card_context(
 
 def verify_job(request, pk):
     job = _job(request, pk)
-    threshold = _threshold(request.GET.get("threshold"), job)
+    threshold = job.clamp_threshold(request.GET.get("threshold"))
     # Read once per request: the grid's cards and the statistics both use them.
     verdicts, reviewed = services.verdicts_of(job), services.reviewed_ids(job)
     if request.htmx and request.htmx.target == "performance":
@@ -165,7 +156,7 @@ def _answer(request, prediction, threshold, error: str = ""):
 @require_POST
 def set_verdict(request, pk, line):
     prediction = _prediction(request, pk, line)
-    threshold = _threshold(request.POST.get("threshold"), prediction.job)
+    threshold = prediction.job.clamp_threshold(request.POST.get("threshold"))
     try:
         services.set_verdict(
             user=request.user,
@@ -182,7 +173,7 @@ def set_verdict(request, pk, line):
 @require_POST
 def mark_reviewed(request, pk, line):
     prediction = _prediction(request, pk, line)
-    threshold = _threshold(request.POST.get("threshold"), prediction.job)
+    threshold = prediction.job.clamp_threshold(request.POST.get("threshold"))
     try:
         services.mark_reviewed(user=request.user, prediction=prediction)
     except ValidationError as exc:
@@ -193,7 +184,7 @@ def mark_reviewed(request, pk, line):
 @require_POST
 def undo(request, pk, line):
     prediction = _prediction(request, pk, line)
-    threshold = _threshold(request.POST.get("threshold"), prediction.job)
+    threshold = prediction.job.clamp_threshold(request.POST.get("threshold"))
     done = services.undo(
         user=request.user,
         prediction=prediction,
@@ -208,7 +199,7 @@ def undo(request, pk, line):
 
 def train(request, pk):
     job = _job(request, pk, access.MANAGER)
-    threshold = _threshold(request.POST.get("confidence_threshold") or request.GET.get("threshold"), job)
+    threshold = job.clamp_threshold(request.POST.get("confidence_threshold") or request.GET.get("threshold"))
     initial = {"confidence_threshold": threshold, "auto_update": True, "project_choice": "new"}
     form = TrainFromVerificationForm(request.POST or None, request.FILES or None, initial=initial)
     if request.method == "POST" and form.is_valid():
