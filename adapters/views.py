@@ -51,6 +51,16 @@ def _training_images(adapter: Adapter) -> list[dict]:
     ]
 
 
+def _with_thumbnails(adapter: Adapter, rows: list[dict]) -> list[dict]:
+    """Give each row whose image is still in the adapter's dataset the id its thumbnail is served by."""
+    prefix = f"s3://{storage.bucket()}/"
+    keys = [row["uri"][len(prefix) :] for row in rows if row["uri"].startswith(prefix)]
+    ids = dict(adapter.images.filter(file__in=keys).values_list("file", "pk"))
+    for row in rows:
+        row["image_id"] = ids.get(row["uri"][len(prefix) :])
+    return rows
+
+
 def _context(request, adapter: Adapter) -> dict:
     tab = request.GET.get("tab", "performance")
     if tab not in dict(TABS):
@@ -83,13 +93,15 @@ def _context(request, adapter: Adapter) -> dict:
             rows = performance.test_rows(adapter.test_results or [], labels, threshold)
             flipped_only = request.GET.get("flipped") == "1"
             ctx.update(
-                test_rows=[r for r in rows if r["flipped"] or not flipped_only][:MAX_LISTED_IMAGES],
+                test_rows=_with_thumbnails(
+                    adapter, [r for r in rows if r["flipped"] or not flipped_only][:MAX_LISTED_IMAGES]
+                ),
                 flipped_only=flipped_only,
                 flipped_count=sum(r["flipped"] for r in rows),
                 test_count=len(rows),
             )
     if tab == "training":
-        ctx["training_images"] = _training_images(adapter)[:MAX_LISTED_IMAGES]
+        ctx["training_images"] = _with_thumbnails(adapter, _training_images(adapter)[:MAX_LISTED_IMAGES])
     if tab == "use":
         local = get_backend().name == "local"
         args = {

@@ -113,6 +113,9 @@ def test_it_shows_the_training_images_of_a_draft(owner_client, adapter):
     add_dataset(adapter, 1, 1)
     body = page(owner_client, adapter, tab="training")
     assert "train-alcohol-0.jpg" in body and "Safe" in body
+    # Each image is shown by its thumbnail, served through the access-checked view.
+    for image in adapter.images.all():
+        assert reverse("projects-image-thumbnail", args=[image.pk]) in body
 
 
 def test_viewers_see_the_page_but_no_one_sees_a_missing_adapter(client, viewer, trained):
