@@ -287,6 +287,8 @@ LOGGING = {
 
 # Periodic work (celery beat): trainings whose worker died, and base model version changes.
 CELERY_BEAT_SCHEDULE = {
+    # The console shell shows when a worker last answered (console.tasks.heartbeat).
+    "console-heartbeat": {"task": "console.tasks.heartbeat", "schedule": 60.0},
     "adapters-fail-stale-trainings": {"task": "adapters.tasks.fail_stale_trainings", "schedule": 10 * 60.0},
     "adapters-check-base-model-versions": {
         "task": "adapters.tasks.check_base_model_versions",
