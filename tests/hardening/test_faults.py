@@ -27,6 +27,7 @@ from datetime import timedelta
 import pytest
 import redis
 from django.utils import timezone
+from kombu import pools
 
 from adapters import services as adapter_services
 from adapters.models import Adapter, Image
@@ -139,12 +140,14 @@ class RedisServer:
 
 
 def _drop_connections() -> None:
-    """Forget this process's broker connections, so the next publish connects to the new URL."""
-    if app._pool is not None:
-        app._pool.force_close_all()
+    """Forget this process's broker connections, so the next publish connects to the new URL.
+
+    kombu keeps its connection and producer pools in process-wide groups keyed by broker URL:
+    closing one without clearing the groups would leave a closed pool to come back to.
+    """
+    pools.reset()
     app._pool = None
-    if "amqp" in app.__dict__:
-        app.amqp._producer_pool = None
+    app.amqp._producer_pool = None
 
 
 @pytest.fixture
