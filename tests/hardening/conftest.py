@@ -10,8 +10,10 @@ from django.conf import settings as django_settings
 
 
 @pytest.fixture(autouse=True)
-def own_storage(request, settings, tmp_path):
-    """Each test stores files in its own folder, so it can list everything that was written.
+def own_storage(request, settings, tmp_path, monkeypatch):
+    """Each test stores files in its own folder, so it can list everything that was written,
+    with no S3 configured (the suite's second run otherwise has moto's server): a test that
+    needs S3 configures it itself.
 
     Tests with a worker process (marker "worker") keep the shared data folder.
     """
@@ -23,6 +25,10 @@ def own_storage(request, settings, tmp_path):
         **settings.STORAGES,
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": root}},
     }
+    settings.STORAGE_BACKEND = "local"
+    settings.AWS_S3_ENDPOINT_URL = None
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
     return root
 
 
