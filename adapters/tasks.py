@@ -26,6 +26,14 @@ def _backoff(retries: int) -> int:
     return RETRY_BACKOFF_SECONDS * 2**retries
 
 
+def _retry_or_fail(task, adapter: Adapter, exc: BackendError) -> None:
+    """A transient backend error retries the task with backoff; a permanent one, or the last
+    retry, fails the training with the backend's message."""
+    if exc.retryable and task.request.retries < task.max_retries:
+        raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from exc
+    services.fail_training(adapter, exc.message)
+
+
 def _training(adapter_id: int) -> Adapter | None:
     adapter = Adapter.objects.select_related("project", "created_by").filter(pk=adapter_id).first()
     if adapter is None or adapter.status != Adapter.Status.TRAINING_IN_PROGRESS:
@@ -46,9 +54,7 @@ def train_adapter(self, adapter_id: int) -> None:
     try:
         result = services.run_training(adapter)
     except BackendError as exc:
-        if exc.retryable and self.request.retries < self.max_retries:
-            raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
-        services.fail_training(adapter, exc.message)
+        _retry_or_fail(self, adapter, exc)
         return
     except ManifestError as exc:
         services.fail_training(adapter, f"The frozen dataset cannot be read: {exc}")
@@ -73,9 +79,7 @@ def poll_adapter_training(self, adapter_id: int) -> None:
     try:
         result = services.poll_training(adapter)
     except BackendError as exc:
-        if exc.retryable and self.request.retries < self.max_retries:
-            raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
-        services.fail_training(adapter, exc.message)
+        _retry_or_fail(self, adapter, exc)
         return
     if result.status == Adapter.Status.TRAINING_IN_PROGRESS:
         poll_adapter_training.apply_async((adapter_id,), countdown=POLL_SECONDS)
