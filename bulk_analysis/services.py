@@ -763,8 +763,11 @@ def finish_if_done(job: BulkAnalysisJob) -> bool:
                 "success" if analysed else "error",
             )
     if not won:
-        default_storage.delete(output_name)
-        default_storage.delete(summary_name)
+        # On S3 two finishers can save under the same key (its name check is not atomic): the
+        # content is the same, so delete only what the winner did not keep.
+        job.refresh_from_db(fields=["output_manifest", "summary"])
+        for name in {output_name, summary_name} - {job.output_manifest, job.summary}:
+            default_storage.delete(name)
     return won
 
 
