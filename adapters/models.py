@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Count, F
 from django.utils import timezone
 
-from console import arns, taxonomy
+from console import arns
 from console.status import GuardedTransitions
 from console.validators import (
     validate_adapter_name,
@@ -14,6 +14,7 @@ from console.validators import (
     validate_kms_key_id,
     validate_tags,
 )
+from moderation import taxonomy
 from projects.models import Project
 
 

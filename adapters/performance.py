@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from console.engine.evaluation import top_level_confidences
+from moderation.engine.evaluation import top_level_confidences
 
 ALL = "All"
 _KEYS = {"tp": "TruePositive", "fp": "FalsePositive", "fn": "FalseNegative", "tn": "TrueNegative"}

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from adapters.models import Adapter, Image, expiry_from
-from console import manifests, storage
+from console import storage
 from console.backends.base import (
     BackendError,
     ImageRef,
@@ -36,6 +36,7 @@ from console.validators import (
     validate_kms_key_id,
     validate_tags,
 )
+from moderation import manifests
 
 log = logging.getLogger(__name__)
 

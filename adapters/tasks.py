@@ -9,7 +9,7 @@ from celery import shared_task
 from adapters import services
 from adapters.models import Adapter
 from console.backends.base import BackendError
-from console.manifests import ManifestError
+from moderation.manifests import ManifestError
 
 log = logging.getLogger(__name__)
 

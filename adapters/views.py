@@ -8,9 +8,10 @@ from django.views.decorators.http import require_http_methods
 from adapters import performance, services, snippets
 from adapters.forms import TrainForm
 from adapters.models import Adapter
-from console import access, manifests, storage
+from console import access, storage
 from console.backends.base import get_backend
-from console.engine.evaluation import fn_improvement, fp_improvement
+from moderation import manifests
+from moderation.engine.evaluation import fn_improvement, fp_improvement
 
 TABS = [
     ("performance", "Adapter performance"),

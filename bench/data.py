@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from adapters.models import DatasetCount, Image, ImageLabel
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from console import taxonomy
+from moderation import taxonomy
 from projects import services as projects
 from tests.conftest import make_image_bytes
 from tests.engine.imagegen import LABEL, TRAIN_PHOTOS, symbol_set

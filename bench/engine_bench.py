@@ -14,9 +14,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from console.engine import Engine, adapters  # noqa: E402
-from console.engine.evaluation import evaluate, fn_improvement, fp_improvement  # noqa: E402
-from console.engine.taxonomy_map import top_level_confidences  # noqa: E402
+from moderation.engine import Engine, heads  # noqa: E402
+from moderation.engine.evaluation import evaluate, fn_improvement, fp_improvement  # noqa: E402
+from moderation.engine.taxonomy_map import top_level_confidences  # noqa: E402
 from tests.engine.imagegen import TEST_PHOTOS, TRAIN_PHOTOS, symbol_set  # noqa: E402
 
 
@@ -50,7 +50,7 @@ def main() -> None:
 
     truth = [labels for _, labels in train_items]
     started = time.perf_counter()
-    head = adapters.train(
+    head = heads.train(
         [a.embedding for a in train], [a.labels for a in train], truth, base_model_version="7.0"
     )
     print(f"adapter training, {len(train)} images: {time.perf_counter() - started:.2f} s")
@@ -63,11 +63,11 @@ def main() -> None:
         for i in idx
     ]
     started = time.perf_counter()
-    adapters.train(emb, [train[i].labels for i in idx], [truth[i] for i in idx], base_model_version="7.0")
+    heads.train(emb, [train[i].labels for i in idx], [truth[i] for i in idx], base_model_version="7.0")
     print(f"adapter training, 1,000 images from embeddings: {time.perf_counter() - started:.2f} s")
 
     started = time.perf_counter()
-    predicted = [top_level_confidences(adapters.apply(head, a)) for a in test]
+    predicted = [top_level_confidences(heads.apply(head, a)) for a in test]
     apply_ms = 1000 * (time.perf_counter() - started) / len(test)
     doc = evaluate(
         truth=[labels for _, labels in test_items],

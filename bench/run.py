@@ -78,7 +78,7 @@ def bench_bulk(user, worker_box) -> list[tuple[bytes, list[str]]]:
     from bench import data
     from bulk_analysis import services as bulk
     from bulk_analysis.models import BulkAnalysisJob, Prediction
-    from console.engine import Engine
+    from moderation.engine import Engine
     from tests.conftest import WorkerProcess
 
     say(f"generating {BULK_IMAGES} photo crops")
@@ -178,7 +178,8 @@ def bench_training(user, items) -> None:
 
 def bench_manifest(user) -> None:
     from bench import data
-    from console import manifests, storage
+    from console import storage
+    from moderation import manifests
     from projects import services as projects
 
     say(f"storing {MANIFEST_LINES:,} images for the manifest")

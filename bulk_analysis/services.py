@@ -29,11 +29,12 @@ from PIL import Image as PILImage
 from adapters.models import Adapter
 from bulk_analysis import histograms
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from console import manifests, storage, taxonomy
+from console import storage
 from console.backends.base import BackendError, ImageRef, get_backend
-from console.engine import EngineError, load_image
 from console.models import Notification, WorkerHeartbeat, record
 from console.validators import validate_confidence, validate_job_name
+from moderation import manifests, taxonomy
+from moderation.engine import EngineError, load_image
 
 logger = logging.getLogger(__name__)
 

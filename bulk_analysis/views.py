@@ -12,11 +12,12 @@ from django.views.decorators.http import require_POST
 from bulk_analysis import histograms, services
 from bulk_analysis.forms import AddImagesForm, StartJobForm
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from console import access, taxonomy
+from console import access
 from console.backends.base import BackendError
 from console.http import stored_file, wants_json
 from console.models import Profile
 from console.pagination import CountedPaginator
+from moderation import taxonomy
 
 GRID_PAGE = 60  # images per page of the job's grid
 

@@ -10,7 +10,7 @@ import unicodedata
 
 from django.core.exceptions import ValidationError
 
-from console import taxonomy
+from moderation import taxonomy
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9_.\-]+$")
 DESCRIPTION_RE = re.compile(r"^[a-zA-Z0-9\-_. ()':,;?]+$")

@@ -1,8 +1,8 @@
 from django import forms
 
 from adapters.models import Adapter
-from console import taxonomy
 from console.validators import validate_adapter_name, validate_description, validate_project_name
+from moderation import taxonomy
 from projects.models import Project
 
 SOURCE_CHOICES = [

@@ -1,6 +1,6 @@
 """Checking image files and reading them from S3, for dataset imports.
 
-Image checks reuse the engine's decoder (console.engine.load_image), so a file the
+Image checks reuse the engine's decoder (moderation.engine.load_image), so a file the
 console accepts is one the engine can analyse: JPEG or PNG by its magic bytes, at
 most 15 MB, each side 80 to 10,000 px, fully decodable (not truncated), and not a
 decompression bomb.
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from console.engine import MAX_STORED_BYTES, EngineError, load_image
+from moderation.engine import MAX_STORED_BYTES, EngineError, load_image
 
 THUMBNAIL_PX = 256  # the longest side of a grid thumbnail
 MAX_S3_OBJECTS = 10_000  # objects imported from one prefix: the dataset limit (spec 4)

@@ -13,12 +13,13 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from adapters.models import Adapter, DatasetCount, Image, ImageLabel, tally
-from console import manifests, storage, taxonomy
+from console import storage
 from console.backends.base import BackendError, ImageRef, get_backend
-from console.engine import MAX_STORED_BYTES
-from console.engine.evaluation import TEST_FRACTION
 from console.models import Profile, record
 from console.validators import validate_top_level_label
+from moderation import manifests, taxonomy
+from moderation.engine import MAX_STORED_BYTES
+from moderation.engine.evaluation import TEST_FRACTION
 from projects import imports
 from projects.models import Project
 

@@ -9,12 +9,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from adapters.models import Image, ImageLabel
-from console import access, storage, taxonomy
-from console.engine.evaluation import fn_improvement, fp_improvement
+from console import access, storage
 from console.http import wants_json
-from console.manifests import ManifestError
 from console.models import Profile
 from console.pagination import CountedPaginator
+from moderation import taxonomy
+from moderation.engine.evaluation import fn_improvement, fp_improvement
+from moderation.manifests import ManifestError
 from projects import imports, services
 from projects.forms import AddImagesForm, LabelForm, ProjectForm
 

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from console import manifests
-from console.manifests import GroundTruthLine, ManifestError, SummaryError
+from moderation import manifests
+from moderation.manifests import GroundTruthLine, ManifestError, SummaryError
 
 
 def line(uri="s3://bucket/a.jpg", labels=("Alcohol",), **extra):

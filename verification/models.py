@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from console import taxonomy
+from moderation import taxonomy
 
 
 class Verification(models.Model):

@@ -13,9 +13,10 @@ from django.db import IntegrityError, transaction
 
 from bulk_analysis import services as bulk
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from console import storage, taxonomy
-from console.manifests import ManifestError
+from console import storage
 from console.models import record
+from moderation import taxonomy
+from moderation.manifests import ManifestError
 from verification.models import ImageReview, Verification
 
 Verdict = Verification.Verdict
@@ -44,7 +45,7 @@ MINIMUMS = {
     "aws": Minimums(false_positives=20, false_negatives=50, test_images=20),
     "local": Minimums(false_positives=3, false_negatives=3, test_images=2),
 }
-# Autosplit puts this share of the images in the test set (spec 4; console.engine.evaluation).
+# Autosplit puts this share of the images in the test set (spec 4; moderation.engine.evaluation).
 AUTOSPLIT_TEST_FRACTION = 0.2
 
 

@@ -12,9 +12,10 @@ from bulk_analysis import histograms
 from bulk_analysis import services as bulk
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from bulk_analysis.views import filtered_predictions
-from console import access, taxonomy
+from console import access
 from console.models import Profile
 from console.pagination import CountedPaginator
+from moderation import taxonomy
 from verification import services
 from verification.forms import TrainFromVerificationForm
 from verification.models import ImageReview

@@ -24,9 +24,9 @@ from console import storage
 from console.access import MANAGER, VIEWER, require_role
 from console.api.models import ApiRequest
 from console.backends.base import BackendError, ImageRef, get_backend
-from console.manifests import ManifestError, parse_s3_uri
 from console.models import record
 from console.validators import validate_tags
+from moderation.manifests import ManifestError, parse_s3_uri
 from projects.models import Project
 
 FEATURE = "CONTENT_MODERATION"

@@ -1,7 +1,7 @@
 """The aws backend: Amazon Rekognition Custom Moderation through boto3 (spec section 1).
 
 Manifests, training outputs and bulk results live in one S3 bucket
-(settings.AWS_STORAGE_BUCKET_NAME); the formats are console.manifests.
+(settings.AWS_STORAGE_BUCKET_NAME); the formats are moderation.manifests.
 
 Retries: every AWS call goes through `_call`, which retries the transient errors in
 RETRYABLE_CODES (and connection failures) with exponential backoff, then raises
@@ -28,7 +28,6 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from console import manifests, taxonomy
 from console.backends.base import (
     BackendError,
     BulkStatus,
@@ -37,6 +36,7 @@ from console.backends.base import (
     TrainingSpec,
     TrainingStatus,
 )
+from moderation import manifests, taxonomy
 
 RETRYABLE_CODES = frozenset(
     {

@@ -27,9 +27,9 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from console import arns, storage
-from console.engine import MAX_BYTES, MAX_STORED_BYTES, Analysis, Engine, EngineError, adapters
-from console.engine.evaluation import autosplit, evaluate
-from console.engine.taxonomy_map import top_level_confidences
+from moderation.engine import MAX_BYTES, MAX_STORED_BYTES, Analysis, Engine, EngineError, heads
+from moderation.engine.evaluation import autosplit, evaluate
+from moderation.engine.taxonomy_map import top_level_confidences
 
 from .base import (
     BackendError,
@@ -56,7 +56,7 @@ logger = logging.getLogger(__name__)
 
 _engine: Engine | None = None
 _engine_lock = threading.Lock()
-_heads: dict[str, adapters.AdapterHead] = {}
+_heads: dict[str, heads.AdapterHead] = {}
 
 
 def engine() -> Engine:
@@ -195,7 +195,7 @@ class LocalBackend(ModerationBackend):
         except BackendError as exc:
             raise _named(exc, ref) from None
 
-    def _head(self, adapter_arn: str) -> adapters.AdapterHead:
+    def _head(self, adapter_arn: str) -> heads.AdapterHead:
         head = _heads.get(adapter_arn)
         if head is None:
             data = _get(f"{adapter_dir(adapter_arn)}/adapter.npz")
@@ -206,7 +206,7 @@ class LocalBackend(ModerationBackend):
             try:
                 # A deprecated adapter (trained on an older base model version) still answers
                 # until the console marks it EXPIRED; apply_vector refuses features that no longer fit.
-                head = adapters.AdapterHead.from_bytes(data, base_model_version=None)
+                head = heads.AdapterHead.from_bytes(data, base_model_version=None)
             except EngineError as exc:
                 raise _as_backend_error(exc, adapter_arn) from None
             _heads[adapter_arn] = head
@@ -243,7 +243,7 @@ class LocalBackend(ModerationBackend):
         test_rows = [self._analyse_ref(e.image) for e in testing]
         version = self.base_model_version
         try:
-            head = adapters.train(
+            head = heads.train(
                 [emb for emb, _ in train_rows],
                 [labels for _, labels in train_rows],
                 [e.labels for e in training],
@@ -252,7 +252,7 @@ class LocalBackend(ModerationBackend):
         except EngineError as exc:
             raise _as_backend_error(exc, "training set") from None
 
-        adapter_labels = [adapters.apply_vector(head, emb, labels) for emb, labels in test_rows]
+        adapter_labels = [heads.apply_vector(head, emb, labels) for emb, labels in test_rows]
         doc = evaluate(
             truth=[e.labels for e in testing],
             base=[top_level_confidences(labels) for _, labels in test_rows],
@@ -366,13 +366,13 @@ class LocalBackend(ModerationBackend):
         self,
         embedding: np.ndarray,
         labels: list[dict],
-        head: adapters.AdapterHead | None,
+        head: heads.AdapterHead | None,
         min_confidence: float,
         adapter_arn: str | None,
     ) -> dict[str, Any]:
         if head is not None:
             try:
-                labels = adapters.apply_vector(head, embedding, labels)
+                labels = heads.apply_vector(head, embedding, labels)
             except EngineError as exc:
                 raise _as_backend_error(exc, adapter_arn) from None
         response: dict[str, Any] = {

@@ -10,7 +10,7 @@ from PIL import ImageDraw
 
 from adapters.models import Adapter, Image, ImageLabel
 from console import storage
-from console.engine.evaluation import evaluate
+from moderation.engine.evaluation import evaluate
 from projects.models import Project
 
 BUCKET = settings.STORAGE_BUCKET  # console-local on disk, the real bucket on S3

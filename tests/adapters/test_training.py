@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from adapters.models import Adapter
 from adapters.tasks import train_adapter
-from console import manifests
 from console.models import AuditEntry, Notification
+from moderation import manifests
 from tests.adapters.conftest import add_dataset, add_image, alcohol_image, make_adapter
 
 BUCKET = settings.STORAGE_BUCKET  # console-local on disk, the real bucket on S3

@@ -8,9 +8,9 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from console import manifests
 from console.backends.aws import AwsBackend
 from console.backends.base import BackendError, ImageRef, ManifestEntry, TrainingSpec
+from moderation import manifests
 
 REGION = "us-east-1"
 BUCKET = "console-files"

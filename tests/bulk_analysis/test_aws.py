@@ -8,9 +8,10 @@ from django.urls import reverse
 from moto import mock_aws
 
 from bulk_analysis import services
-from console import manifests, storage
+from console import storage
 from console.backends import base
 from console.backends.aws import AwsBackend
+from moderation import manifests
 from tests.bulk_analysis.conftest import images
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,9 @@ from django.urls import reverse
 from adapters.models import Adapter
 from bulk_analysis import services
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from console import manifests, storage
+from console import storage
 from console.models import AuditEntry
+from moderation import manifests
 from projects.models import Project
 from tests.bulk_analysis.conftest import finished_job, images
 from tests.conftest import make_image_bytes

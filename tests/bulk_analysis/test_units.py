@@ -5,8 +5,9 @@ import pytest
 
 from bulk_analysis import services
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from console import manifests, storage
+from console import storage
 from console.models import ImageEmbedding
+from moderation import manifests
 from tests.bulk_analysis.conftest import images
 from tests.engine.imagegen import TRAIN_PHOTOS, symbol_set
 

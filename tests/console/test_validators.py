@@ -1,7 +1,6 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from console import taxonomy
 from console.validators import (
     validate_adapter_name,
     validate_confidence,
@@ -12,6 +11,7 @@ from console.validators import (
     validate_tags,
     validate_top_level_label,
 )
+from moderation import taxonomy
 
 
 @pytest.mark.parametrize("name", ["a", "my-project_1.v2", "x" * 255])

@@ -1,6 +1,6 @@
 import pytest
 
-from console.engine import Engine
+from moderation.engine import Engine
 
 
 @pytest.fixture(scope="session")

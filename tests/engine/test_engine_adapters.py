@@ -3,9 +3,9 @@ import time
 import numpy as np
 import pytest
 
-from console.engine import EngineError, adapters
-from console.engine.evaluation import evaluate, fn_improvement
-from console.engine.taxonomy_map import top_level_confidences
+from moderation.engine import EngineError, heads
+from moderation.engine.evaluation import evaluate, fn_improvement
+from moderation.engine.taxonomy_map import top_level_confidences
 
 from .imagegen import LABEL, TEST_PHOTOS, TRAIN_PHOTOS, symbol_set
 
@@ -24,7 +24,7 @@ def symbol_data(engine):
 
 
 def fit(analyses, truth, **kw):
-    return adapters.train(
+    return heads.train(
         [a.embedding for a in analyses], [a.labels for a in analyses], truth, base_model_version=VERSION, **kw
     )
 
@@ -37,7 +37,7 @@ def test_an_adapter_learns_a_concept_the_base_model_never_flags(symbol_data):
     assert head.labels == [LABEL]
 
     base = [top_level_confidences(a.labels) for a in test]
-    predicted = [top_level_confidences(adapters.apply(head, a)) for a in test]
+    predicted = [top_level_confidences(heads.apply(head, a)) for a in test]
     doc = evaluate(
         truth=test_truth,
         base=base,
@@ -60,18 +60,18 @@ def test_an_artifact_round_trips_without_pickle_and_refuses_another_base_model(s
     head = fit(train[:60], train_truth[:60])
     data = head.to_bytes()
     assert b"pickle" not in data
-    loaded = adapters.AdapterHead.from_bytes(data, base_model_version=VERSION)
+    loaded = heads.AdapterHead.from_bytes(data, base_model_version=VERSION)
     assert loaded.labels == head.labels and loaded.feature_set == head.feature_set
-    assert adapters.apply(loaded, test[0]) == adapters.apply(head, test[0])
+    assert heads.apply(loaded, test[0]) == heads.apply(head, test[0])
     with pytest.raises(EngineError) as exc:
-        adapters.AdapterHead.from_bytes(data, base_model_version="8.0")
+        heads.AdapterHead.from_bytes(data, base_model_version="8.0")
     assert exc.value.code == "InvalidParameterException" and "7.0" in exc.value.message
     with pytest.raises(EngineError):
-        adapters.AdapterHead.from_bytes(b"not an artifact", base_model_version=VERSION)
+        heads.AdapterHead.from_bytes(b"not an artifact", base_model_version=VERSION)
 
 
 def test_apply_keeps_untrained_labels_and_caps_children_of_trained_ones():
-    head = adapters.AdapterHead(
+    head = heads.AdapterHead(
         labels=["Explicit"],
         weights=np.zeros((1, 512 + 10), np.float32),
         bias=np.array([-2.0], np.float32),  # sigmoid(-2) = 11.9 %
@@ -89,8 +89,7 @@ def test_apply_keeps_untrained_labels_and_caps_children_of_trained_ones():
         {"Name": "Swimwear or Underwear", "ParentName": "", "TaxonomyLevel": 1, "Confidence": 40.0},
     ]
     out = {
-        d["Name"]: d["Confidence"]
-        for d in adapters.apply_vector(head, np.zeros(1536, np.float32), base_labels)
+        d["Name"]: d["Confidence"] for d in heads.apply_vector(head, np.zeros(1536, np.float32), base_labels)
     }
     assert out == {
         "Exposed Female Nipple": 11.92,
@@ -103,8 +102,8 @@ def test_apply_keeps_untrained_labels_and_caps_children_of_trained_ones():
 def test_training_refuses_unusable_labels():
     emb = [np.zeros(1536, np.float32)] * 3
     with pytest.raises(EngineError, match="no training image has a label"):
-        adapters.train(emb, [[]] * 3, [[], [], []], base_model_version=VERSION)
+        heads.train(emb, [[]] * 3, [[], [], []], base_model_version=VERSION)
     with pytest.raises(EngineError, match="top-level"):
-        adapters.train(emb, [[]] * 3, [["Drinking"], [], []], base_model_version=VERSION)
+        heads.train(emb, [[]] * 3, [["Drinking"], [], []], base_model_version=VERSION)
     with pytest.raises(EngineError, match="every training image"):
-        adapters.train(emb, [[]] * 3, [["Alcohol"]] * 3, base_model_version=VERSION)
+        heads.train(emb, [[]] * 3, [["Alcohol"]] * 3, base_model_version=VERSION)

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from console import taxonomy
-from console.engine import Engine
-from console.engine.models import EMBEDDING_DIM, nms
-from console.engine.taxonomy_map import base_confidences, expand
+from moderation import taxonomy
+from moderation.engine import Engine
+from moderation.engine.networks import EMBEDDING_DIM, nms
+from moderation.engine.taxonomy_map import base_confidences, expand
 
 from .imagegen import BENIGN_PHOTOS, photo_bytes
 

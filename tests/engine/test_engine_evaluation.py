@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
-from console.engine.evaluation import THRESHOLDS, autosplit, evaluate, fn_improvement, fp_improvement
-from console.engine.taxonomy_map import top_level_confidences
+from moderation.engine.evaluation import THRESHOLDS, autosplit, evaluate, fn_improvement, fp_improvement
+from moderation.engine.taxonomy_map import top_level_confidences
 
 A, E = "Alcohol", "Explicit"
 TRUTH = [[A], [A], [A], [], [], [E], [A, E]]

@@ -5,7 +5,7 @@ import zlib
 import pytest
 from PIL import Image
 
-from console.engine import MAX_BYTES, MAX_STORED_BYTES, EngineError, load_image
+from moderation.engine import MAX_BYTES, MAX_STORED_BYTES, EngineError, load_image
 
 
 def make(fmt: str, size=(120, 100), **kw) -> bytes:

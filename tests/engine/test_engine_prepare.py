@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from console.engine import EngineError, load_image
-from console.engine.models import MAX_STORED_BYTES, Prepared
+from moderation.engine import EngineError, load_image
+from moderation.engine.networks import MAX_STORED_BYTES, Prepared
 
 from .imagegen import TRAIN_PHOTOS, photo_bytes, symbol_set
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from adapters.models import Adapter
 from bulk_analysis import services as bulk
-from console.manifests import IMAGE_SUFFIXES
+from moderation.manifests import IMAGE_SUFFIXES
 from projects import services
 from tests.hardening import corpus
 from tests.hardening.conftest import page_text

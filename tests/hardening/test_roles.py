@@ -24,10 +24,11 @@ from django.utils import timezone
 from adapters.models import Adapter
 from bulk_analysis import services as bulk_services
 from bulk_analysis.models import BulkAnalysisJob
-from console import manifests, storage
+from console import storage
 from console.api.keys import create_api_key
 from console.api.operations import OPERATIONS
 from console.models import ApiKey, AuditEntry, Profile
+from moderation import manifests
 from projects import services as project_services
 from projects.models import Project
 from tests.api.conftest import make_client, put, put_training_manifest

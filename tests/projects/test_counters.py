@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from adapters import services as adapter_services
 from adapters.models import DatasetCount, Image
-from console.manifests import ManifestError
+from moderation.manifests import ManifestError
 from projects import services
 from tests.projects.conftest import gt, jpeg, manifest, put
 

@@ -247,7 +247,7 @@ def test_a_manifest_whose_images_cannot_be_read_is_refused_whole(owner_client, a
 
 
 def test_a_manifest_in_another_bucket_needs_s3(owner, adapter, settings, monkeypatch):
-    from console.manifests import ManifestError
+    from moderation.manifests import ManifestError
     from projects import services
 
     monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)

@@ -287,7 +287,7 @@ def test_download_manifest_exports_the_labeled_dataset(owner_client, adapter, da
         {"Name": "Alcohol"},
     ]
     assert lines[3]["content-moderation-groundtruth"]["ModerationLabels"] == []
-    from console.manifests import read_groundtruth
+    from moderation.manifests import read_groundtruth
 
     assert len(read_groundtruth(response.content)) == 4
 

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from console.engine.evaluation import evaluate
+from moderation.engine.evaluation import evaluate
 from projects import services
 from projects.models import Project
 from tests.projects.conftest import page_text

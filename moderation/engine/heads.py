@@ -24,10 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from console import taxonomy
+from moderation import taxonomy
 
 from . import taxonomy_map
-from .models import EngineError
+from .networks import EngineError
 
 FORMAT = "console-adapter/1"
 DEFAULT_C = 0.1  # measured best on the drawn-symbol task (local-engine.md)

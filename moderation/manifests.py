@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from console import taxonomy
+from moderation import taxonomy
 
 MAX_LINES = 10_000  # images per manifest (spec 4: bulk job and training limits)
 MAX_BYTES = 50 * 1024 * 1024  # input manifest size (spec 4)

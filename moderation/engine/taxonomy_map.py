@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from console import taxonomy
+from moderation import taxonomy
 
 # NudeNet 3.4 class order (index = row in the detector's output after the 4 box values).
 DETECTOR_CLASSES: tuple[str, ...] = (

@@ -1,0 +1,1 @@
+"""The pure package: taxonomy, manifests and the local engine. Imports no Django and no Celery."""

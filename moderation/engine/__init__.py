@@ -1,0 +1,10 @@
+"""The local moderation engine: plain Python and ONNX Runtime, no Django.
+
+networks: image limits, the base networks, Analysis; taxonomy_map: outputs onto
+taxonomy v7; heads: per-label heads on embeddings; evaluation: the spec 5.1
+evaluation document.
+"""
+
+from .networks import MAX_BYTES, MAX_STORED_BYTES, Analysis, Engine, EngineError, load_image
+
+__all__ = ["MAX_BYTES", "MAX_STORED_BYTES", "Analysis", "Engine", "EngineError", "load_image"]
