@@ -2,16 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
-from console.api.models import ApiRequest
-from console.models import (
-    ApiKey,
-    AuditEntry,
-    ImageEmbedding,
-    LoginFailure,
-    Notification,
-    Profile,
-    WorkerHeartbeat,
-)
+from console.models import AuditEntry, ImageEmbedding, LoginFailure, Notification, Profile, WorkerHeartbeat
 
 
 @admin.register(Profile)
@@ -47,15 +38,6 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["access_key_id", "user", "name", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["revoked_at"]
-    search_fields = ["access_key_id", "user__username", "name"]
-    exclude = ["encrypted_secret"]
-    readonly_fields = ["access_key_id", "created_at", "last_used_at"]
-
-
 @admin.register(ImageEmbedding)
 class ImageEmbeddingAdmin(admin.ModelAdmin):
     list_display = ["sha256", "model_version", "created_at"]
@@ -74,13 +56,6 @@ class LoginFailureAdmin(admin.ModelAdmin):
     list_display = ["at", "username", "ip"]
     search_fields = ["username", "ip"]
     date_hierarchy = "at"
-
-
-@admin.register(ApiRequest)
-class ApiRequestAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "user", "operation", "resource_id"]
-    list_filter = ["operation"]
-    search_fields = ["resource_id", "client_token", "user__username"]
 
 
 class ProfileInline(admin.StackedInline):

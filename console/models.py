@@ -1,6 +1,3 @@
-import base64
-import hashlib
-
 from django.conf import settings
 from django.db import models
 
@@ -86,39 +83,6 @@ def record(user, action: str, obj, *, project=None, **detail) -> AuditEntry:
     )
 
 
-def _fernet():
-    from cryptography.fernet import Fernet
-
-    key = hashlib.sha256(("api-key-secrets:" + settings.SECRET_KEY).encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(key))
-
-
-class ApiKey(models.Model):
-    """An access key for the Rekognition-compatible API. The secret is stored encrypted:
-    SigV4 needs the secret itself to check a signature, so it cannot be a one-way hash."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
-    access_key_id = models.CharField(max_length=32, unique=True)
-    encrypted_secret = models.BinaryField()
-    name = models.CharField(max_length=100, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return self.access_key_id
-
-    def set_secret(self, secret: str) -> None:
-        self.encrypted_secret = _fernet().encrypt(secret.encode())
-
-    @property
-    def secret(self) -> str:
-        return _fernet().decrypt(bytes(self.encrypted_secret)).decode()
-
-
 class ImageEmbedding(models.Model):
     """What the base model saw in an image: computed once per image content and model version."""
 
@@ -160,7 +124,3 @@ class LoginFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username} from {self.ip} at {self.at}"
-
-
-# The compatible API keeps its own rows (idempotency tokens, echoed request fields).
-from console.api.models import ApiRequest  # noqa: E402, F401

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "adapters",
     "bulk_analysis",
     "verification",
+    "rekognition_api",
 ]
 
 MIDDLEWARE = [

@@ -17,5 +17,5 @@ urlpatterns = [
     path("adapters/", include("adapters.urls")),
     path("bulk-analysis/", include("bulk_analysis.urls")),
     path("verify/", include("verification.urls")),
-    path("", include("console.api.urls")),
+    path("", include("rekognition_api.urls")),
 ]

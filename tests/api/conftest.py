@@ -5,7 +5,7 @@ import pytest
 from botocore.config import Config
 
 from console import storage
-from console.api.keys import create_api_key
+from rekognition_api.keys import create_api_key
 
 
 def make_client(url: str, key_id: str, secret: str, **config):

@@ -13,8 +13,8 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from django.test import override_settings
 
-from console.api.keys import create_api_key, revoke_api_key
-from console.models import ApiKey
+from rekognition_api.keys import create_api_key, revoke_api_key
+from rekognition_api.models import ApiKey
 from tests.api.conftest import make_client
 
 pytestmark = pytest.mark.django_db(transaction=True)

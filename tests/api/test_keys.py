@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from console.api.keys import create_api_key
-from console.models import ApiKey, AuditEntry
+from console.models import AuditEntry
+from rekognition_api.keys import create_api_key
+from rekognition_api.models import ApiKey
 
 pytestmark = pytest.mark.django_db(transaction=True)
 AWS = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "aws"

@@ -18,8 +18,9 @@ from django.utils import timezone
 from adapters.models import Adapter
 from adapters.tasks import train_adapter
 from bulk_analysis.models import BulkAnalysisJob
-from console.models import ApiKey, AuditEntry
+from console.models import AuditEntry
 from projects import services as project_services
+from rekognition_api.models import ApiKey
 from tests.adapters.conftest import add_dataset, finished_evaluation
 from tests.bulk_analysis.conftest import finished_job
 from tests.conftest import make_image_bytes

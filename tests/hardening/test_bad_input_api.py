@@ -9,8 +9,8 @@ from botocore.exceptions import ClientError
 
 from adapters.models import Adapter
 from console import storage
-from console.api.keys import create_api_key
 from projects.services import create_adapter, create_project
+from rekognition_api.keys import create_api_key
 from tests.api.conftest import make_client
 from tests.hardening import corpus
 

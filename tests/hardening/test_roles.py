@@ -25,12 +25,13 @@ from adapters.models import Adapter
 from bulk_analysis import services as bulk_services
 from bulk_analysis.models import BulkAnalysisJob
 from console import storage
-from console.api.keys import create_api_key
-from console.api.operations import OPERATIONS
-from console.models import ApiKey, AuditEntry, Profile
+from console.models import AuditEntry, Profile
 from moderation import manifests
 from projects import services as project_services
 from projects.models import Project
+from rekognition_api.keys import create_api_key
+from rekognition_api.models import ApiKey
+from rekognition_api.operations import OPERATIONS
 from tests.api.conftest import make_client, put, put_training_manifest
 from tests.bulk_analysis.conftest import finished_job
 from tests.conftest import make_image_bytes, make_user

@@ -23,9 +23,9 @@ from django.utils import timezone
 from adapters.models import Adapter, Image
 from bulk_analysis import services as bulk
 from bulk_analysis.models import Prediction
-from console.api.keys import create_api_key
 from console.models import LoginFailure
 from projects import imports, services
+from rekognition_api.keys import create_api_key
 from tests.bulk_analysis.conftest import finished_job
 from tests.hardening import corpus
 from tests.hardening.conftest import stored_files

@@ -22,15 +22,15 @@ from adapters.models import Adapter
 from bulk_analysis.models import BulkAnalysisJob
 from console import storage
 from console.access import MANAGER, VIEWER, require_role
-from console.api.models import ApiRequest
 from console.backends.base import BackendError, ImageRef, get_backend
 from console.models import record
 from console.validators import validate_tags
 from moderation.manifests import ManifestError, parse_s3_uri
 from projects.models import Project
+from rekognition_api.models import ApiRequest
 
 FEATURE = "CONTENT_MODERATION"
-PAGINATION_SALT = "console.api.pagination"
+PAGINATION_SALT = "rekognition_api.pagination"
 PAGINATION_MAX_AGE = 24 * 3600  # a NextToken is good for a day
 NOT_READY = {
     Adapter.Status.DRAFT: "has not been trained yet",

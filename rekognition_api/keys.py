@@ -19,7 +19,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from console import access, storage
-from console.models import ApiKey, record
+from console.models import record
+from rekognition_api.models import ApiKey
 
 _KEY_ALPHABET = string.ascii_uppercase + "234567"
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "/+"
@@ -64,7 +65,7 @@ def list_keys(request):
     access.require_role(request.user, access.VIEWER)
     keys = ApiKey.objects.filter(user=request.user)
     new = request.session.pop(_SESSION_SECRET, None)  # shown once, then gone
-    return render(request, "console/api_keys.html", _context(keys=keys, form=ApiKeyForm(), new=new))
+    return render(request, "rekognition_api/api_keys.html", _context(keys=keys, form=ApiKeyForm(), new=new))
 
 
 @require_POST
@@ -73,7 +74,9 @@ def create_key(request):
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
         keys = ApiKey.objects.filter(user=request.user)
-        return render(request, "console/api_keys.html", _context(keys=keys, form=form, new=None), status=400)
+        return render(
+            request, "rekognition_api/api_keys.html", _context(keys=keys, form=form, new=None), status=400
+        )
     key, secret = create_api_key(user=request.user, name=form.cleaned_data["name"])
     request.session[_SESSION_SECRET] = {"access_key_id": key.access_key_id, "secret": secret}
     return redirect("console-api-keys")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from console.api import keys, views
+from rekognition_api import keys, views
 
 urlpatterns = [
     path("api-keys/", keys.list_keys, name="console-api-keys"),

@@ -21,11 +21,11 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from console.api import operations, sigv4
-from console.api.operations import ApiError
-from console.api.validation import InputError, check_input
 from console.backends.base import BackendError
-from console.models import ApiKey
+from rekognition_api import operations, sigv4
+from rekognition_api.models import ApiKey
+from rekognition_api.operations import ApiError
+from rekognition_api.validation import InputError, check_input
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,19 @@
+from django.contrib import admin
+
+from rekognition_api.models import ApiKey, ApiRequest
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["access_key_id", "user", "name", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["access_key_id", "user__username", "name"]
+    exclude = ["encrypted_secret"]
+    readonly_fields = ["access_key_id", "created_at", "last_used_at"]
+
+
+@admin.register(ApiRequest)
+class ApiRequestAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "user", "operation", "resource_id"]
+    list_filter = ["operation"]
+    search_fields = ["resource_id", "client_token", "user__username"]
