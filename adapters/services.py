@@ -20,7 +20,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from adapters.models import Adapter, Image, expiry_from
-from console import storage
 from console.backends.base import (
     BackendError,
     ImageRef,
@@ -29,6 +28,7 @@ from console.backends.base import (
     TrainingStatus,
     get_backend,
 )
+from console.lib import storage
 from console.models import Notification, record
 from console.validators import (
     validate_confidence,
@@ -404,7 +404,7 @@ def check_base_model_versions(*, now=None) -> dict[str, list[int]]:
         ):
             done["expired"].append(adapter.pk)
     usable = Adapter.objects.usable().select_related("project", "created_by")
-    if backend.name == "aws":
+    if backend.reports_adapter_lifecycle:
         for adapter in usable.exclude(backend_arn=""):
             try:
                 result = backend.training_status(

@@ -8,8 +8,9 @@ from django.views.decorators.http import require_http_methods
 from adapters import performance, services, snippets
 from adapters.forms import TrainForm
 from adapters.models import Adapter
-from console import access, storage
+from console import access
 from console.backends.base import get_backend
+from console.lib import storage
 from moderation import manifests
 from moderation.engine.evaluation import fn_improvement, fp_improvement
 
@@ -104,13 +105,12 @@ def _context(request, adapter: Adapter) -> dict:
     if tab == "training":
         ctx["training_images"] = _with_thumbnails(adapter, _training_images(adapter)[:MAX_LISTED_IMAGES])
     if tab == "use":
-        local = get_backend().name == "local"
         args = {
             "adapter_arn": adapter.remote_arn,
             "region": settings.AWS_REGION,
             "bucket": storage.bucket(),
             "key": "image-name.jpg",
-            "endpoint_url": settings.CONSOLE_API_URL if local else "",
+            "endpoint_url": get_backend().snippet_endpoint_url,
         }
         ctx.update(cli_snippet=snippets.cli_snippet(**args), python_snippet=snippets.python_snippet(**args))
     return ctx

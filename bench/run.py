@@ -178,7 +178,7 @@ def bench_training(user, items) -> None:
 
 def bench_manifest(user) -> None:
     from bench import data
-    from console import storage
+    from console.lib import storage
     from moderation import manifests
     from projects import services as projects
 

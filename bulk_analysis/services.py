@@ -29,8 +29,8 @@ from PIL import Image as PILImage
 from adapters.models import Adapter
 from bulk_analysis import histograms
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from console import storage
 from console.backends.base import BackendError, ImageRef, get_backend
+from console.lib import storage
 from console.models import Notification, WorkerHeartbeat, record
 from console.validators import validate_confidence, validate_job_name
 from moderation import manifests, taxonomy
@@ -55,13 +55,6 @@ MAX_IMAGES = manifests.MAX_LINES  # images per job (spec 4)
 MAX_IMAGE_BYTES = 15 * 1024 * 1024  # an image in S3 (spec 4)
 THUMBNAIL_SIZE = (320, 320)
 
-# List price of DetectModerationLabels (a "Group 2" image API) for the first 1 million images
-# a month in US East (N. Virginia): USD 0.001 per image. Bulk analysis bills only the images it
-# processed successfully (spec 4). Source: https://aws.amazon.com/rekognition/pricing/
-PRICE_PER_IMAGE_USD = 0.001
-# Seconds per image per worker assumed until this deployment has measured its own: the local
-# engine takes ~50 ms an image on one CPU core (bench/engine_bench.py); an AWS call ~0.3 s.
-DEFAULT_SECONDS_PER_IMAGE = {"local": 0.05, "aws": 0.3}
 # The measured per-image time is the median of this many recently analysed images.
 ESTIMATE_SAMPLE = 500
 
@@ -368,13 +361,13 @@ class Estimate:
 
 def estimate(*, images: int) -> Estimate:
     """How long `images` take on this deployment, and what they cost on AWS at list price."""
-    backend = settings.MODERATION_BACKEND
+    backend = get_backend()
     recent = list(
         Prediction.objects.filter(state=Prediction.State.DONE, seconds__isnull=False)
         .order_by("-finished_at")
         .values_list("seconds", flat=True)[:ESTIMATE_SAMPLE]
     )
-    per_image = statistics.median(recent) if recent else DEFAULT_SECONDS_PER_IMAGE.get(backend, 0.3)
+    per_image = statistics.median(recent) if recent else backend.default_seconds_per_image
     seen = timezone.now() - timezone.timedelta(minutes=10)
     workers = WorkerHeartbeat.objects.filter(seen_at__gte=seen).count() or 1
     return Estimate(
@@ -383,7 +376,9 @@ def estimate(*, images: int) -> Estimate:
         seconds_per_image=per_image,
         measured=bool(recent),
         workers=workers,
-        cost_usd=round(images * PRICE_PER_IMAGE_USD, 4) if backend == "aws" else None,
+        cost_usd=None
+        if backend.price_per_image_usd is None
+        else round(images * backend.price_per_image_usd, 4),
     )
 
 
@@ -483,7 +478,7 @@ def begin(*, job_id: int) -> str:
             job.backend_job_id = remote
             job.save(update_fields=["backend_job_id"])
             return "poll"
-        if backend.name != "local":
+        if backend.has_bulk_api:
             # The account was refused bulk analysis: DetectModerationLabels image by image.
             job.per_image_fallback = True
             job.save(update_fields=["per_image_fallback"])
@@ -523,7 +518,7 @@ def _analysis_image(job: BulkAnalysisJob, prediction: Prediction, backend) -> Im
     if prediction.file:
         return storage.ref_for(prediction.file)
     bucket, key = manifests.parse_s3_uri(prediction.source_ref)
-    if bucket == storage.bucket() or backend.name == "aws":
+    if bucket == storage.bucket() or backend.reads_foreign_buckets:
         return ImageRef(bucket, key)
     # The local engine reads only this console's storage: copy the S3 object in once.
     data = image_bytes(prediction)
@@ -534,35 +529,6 @@ def _analysis_image(job: BulkAnalysisJob, prediction: Prediction, backend) -> Im
         default_storage.delete(name)
         prediction.refresh_from_db(fields=["file"])
     return storage.ref_for(prediction.file)
-
-
-def analyse_one(*, job: BulkAnalysisJob, prediction: Prediction, backend, give_up: bool = False) -> None:
-    """Analyse one pending image and record its result or its failure.
-
-    A transient backend error is raised (the unit retries later) unless give_up is set,
-    when it is recorded as the image's failure like any other.
-    """
-    started = time.perf_counter()
-    try:
-        image = _analysis_image(job, prediction, backend)
-        response = backend.detect_moderation_labels(
-            image=image, min_confidence=job.min_confidence, adapter_arn=job.adapter_arn or None
-        )
-    except BackendError as exc:
-        if exc.retryable and not give_up:
-            raise
-        _record_failure(prediction, exc.code, exc.message)
-        return
-    except Exception as exc:  # noqa: BLE001 - one bad image must not fail the job
-        logger.exception("bulk job %s line %s", job.pk, prediction.line)
-        _record_failure(prediction, "InternalServerError", f"{prediction.source_ref}: {exc}")
-        return
-    _record_result(prediction, response, round(time.perf_counter() - started, 4))
-    if not prediction.thumbnail:
-        try:
-            ensure_thumbnail(prediction)
-        except Exception:  # noqa: BLE001 - a thumbnail is a nicety; the view makes one later
-            logger.warning("no thumbnail for bulk job %s line %s", job.pk, prediction.line)
 
 
 def run_unit(*, job_id: int, first_line: int, last_line: int, give_up: bool = False) -> None:
@@ -578,18 +544,15 @@ def run_unit(*, job_id: int, first_line: int, last_line: int, give_up: bool = Fa
     )
     for prediction in rows:
         prediction.job = job
-    if hasattr(backend, "detect_moderation_labels_many"):
-        _analyse_many(job=job, predictions=rows, backend=backend, give_up=give_up)
-    else:
-        for prediction in rows:
-            # Another copy of this unit (a redelivery or a resume) may have done it meanwhile.
-            if Prediction.objects.filter(pk=prediction.pk, state=Prediction.State.PENDING).exists():
-                analyse_one(job=job, prediction=prediction, backend=backend, give_up=give_up)
+    _analyse_many(job=job, predictions=rows, backend=backend, give_up=give_up)
     finish_if_done(job)
 
 
 def _analyse_many(*, job: BulkAnalysisJob, predictions: list[Prediction], backend, give_up: bool) -> None:
-    """analyse_one for each prediction, through the backend's pipeline (the local engine's).
+    """Analyse each pending prediction and record its result or failure, through the backend's pipeline.
+
+    A transient backend error is raised (the unit retries later) unless give_up is set, when it
+    is recorded as the image's failure like any other.
 
     The pipeline analyses the next images while this thread records each result, so an image's
     `seconds` is the time between two results: its share of the worker's time. Another copy of

@@ -14,9 +14,9 @@ from bulk_analysis.forms import AddImagesForm, StartJobForm
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from console import access
 from console.backends.base import BackendError
-from console.http import stored_file, wants_json
+from console.lib.http import stored_file, wants_json
+from console.lib.pagination import CountedPaginator
 from console.models import Profile
-from console.pagination import CountedPaginator
 from moderation import taxonomy
 
 GRID_PAGE = 60  # images per page of the job's grid

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -13,14 +12,14 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from adapters.models import Adapter, DatasetCount, Image, ImageLabel, tally
-from console import storage
-from console.backends.base import BackendError, ImageRef, get_backend
+from console.backends.base import BackendError, get_backend
+from console.lib import s3, storage
+from console.lib.images import CheckedImage, InvalidImage, check_image, store_image
 from console.models import Profile, record
 from console.validators import validate_top_level_label
 from moderation import manifests, taxonomy
 from moderation.engine import MAX_STORED_BYTES
-from moderation.engine.evaluation import TEST_FRACTION
-from projects import imports
+from moderation.engine.evaluation import autosplit_test_size
 from projects.models import Project
 
 # Rows written per statement when labeling or copying many images at once.
@@ -28,7 +27,6 @@ CHUNK = 2000
 # Adapters whose dataset may still change: a trained adapter's dataset was frozen into its manifests.
 EDITABLE = (Adapter.Status.DRAFT, Adapter.Status.TRAINING_FAILED)
 # The test set AWS asks for (spec 4, best practices); the local engine needs fewer (see dataset_blockers).
-AWS_MIN_TEST_IMAGES = 20
 
 
 @dataclass
@@ -237,15 +235,9 @@ def _delete_stored(images) -> None:
                     pass
 
 
-def _store(adapter: Adapter, checked: imports.CheckedImage) -> tuple[str, str]:
+def _store(adapter: Adapter, checked: CheckedImage) -> tuple[str, str]:
     """Save an image and its thumbnail; returns their storage names."""
-    name = storage.save(f"datasets/{adapter.pk}/{checked.sha256}.{checked.extension}", checked.data)
-    try:
-        thumb = storage.save(f"datasets/{adapter.pk}/thumbnails/{checked.sha256}.jpg", checked.thumbnail)
-    except Exception:
-        default_storage.delete(name)
-        raise
-    return name, thumb
+    return store_image(f"datasets/{adapter.pk}", f"{checked.sha256}.{checked.extension}", checked)
 
 
 def _new_image(adapter, checked, *, name, split, source, label_state=Image.LabelState.UNLABELED) -> Image:
@@ -280,8 +272,8 @@ class _Importer:
 
     def add(self, name: str, data: bytes) -> None:
         try:
-            checked = imports.check_image(data)
-        except imports.InvalidImage as exc:
+            checked = check_image(data)
+        except InvalidImage as exc:
             self.report.failed.append((name, str(exc)))
             return
         if checked.sha256 in self.seen:
@@ -344,35 +336,6 @@ def import_files(
     return importer.report
 
 
-def _read_object(bucket: str, key: str, client_box: list) -> bytes:
-    """The bytes of s3://bucket/key: our own bucket through storage, others through boto3 S3.
-
-    ValueError with a reason naming the URI. `client_box` caches one boto3 client per import.
-    """
-    uri = f"s3://{bucket}/{key}"
-    if bucket == storage.bucket():
-        try:
-            return storage.read_ref(ImageRef(bucket, key), max_bytes=MAX_STORED_BYTES)
-        except BackendError as exc:
-            raise ValueError(exc.message) from None
-    if not imports.s3_configured():
-        raise ValueError(
-            f"{uri} is not in this console's bucket {storage.bucket()!r}, and "
-            + imports.NOT_CONFIGURED.format(bucket=storage.bucket())
-        )
-    if not client_box:
-        client_box.append(imports.s3_client())
-    try:
-        response = client_box[0].get_object(Bucket=bucket, Key=key)
-        if response.get("ContentLength", 0) > MAX_STORED_BYTES:
-            raise ValueError(f"{uri} is larger than {MAX_STORED_BYTES // (1024 * 1024)} MB")
-        return response["Body"].read()
-    except ValueError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - botocore raises ClientError and BotoCoreError subclasses
-        raise ValueError(f"{uri}: {imports.s3_error(exc)}") from None
-
-
 def import_manifest(*, user, adapter: Adapter, data: bytes, name: str, split: str = "train") -> ImportReport:
     """A content-moderation-groundtruth manifest; its labels are applied.
 
@@ -387,12 +350,12 @@ def import_manifest(*, user, adapter: Adapter, data: bytes, name: str, split: st
     errors: list[manifests.LineError] = []
     staged: list[tuple[Image, list[str]]] = []
     seen: dict[str, int] = {}
-    client_box: list = []
+    reader = s3.Reader()
     try:
         for line in lines:
             label = f"{name} line {line.line}"
             try:
-                checked = imports.check_image(_read_object(line.bucket, line.key, client_box))
+                checked = check_image(reader.read(line.bucket, line.key, max_bytes=MAX_STORED_BYTES))
             except ValueError as exc:  # InvalidImage is a ValueError too
                 reason = str(exc)
                 errors.append(
@@ -435,67 +398,28 @@ def import_manifest(*, user, adapter: Adapter, data: bytes, name: str, split: st
     return report
 
 
-def _list_prefix(bucket: str, prefix: str, uri: str) -> list[tuple[str, int]]:
-    """(key, size) of the objects under a prefix, at most MAX_S3_OBJECTS + 1."""
-    limit = imports.MAX_S3_OBJECTS + 1
-    if bucket == storage.bucket() and settings.STORAGE_BACKEND != "s3":
-        # Our virtual bucket on local disk: walk it through the storage API (names are safe-joined).
-        found: list[tuple[str, int]] = []
-        folder = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
-        pending = [folder]
-        while pending and len(found) < limit:
-            current = pending.pop()
-            try:
-                dirs, names = default_storage.listdir(current)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            base = f"{current}/" if current else ""
-            for d in sorted(dirs, reverse=True):
-                sub = f"{base}{d}/"
-                if sub.startswith(prefix) or prefix.startswith(sub):
-                    pending.append(base + d)
-            for n in sorted(names):
-                key = base + n
-                if key.startswith(prefix):
-                    found.append((key, default_storage.size(key)))
-        return found[:limit]
-    if not imports.s3_configured():
-        raise ValidationError(imports.NOT_CONFIGURED.format(bucket=storage.bucket()))
-    client = imports.s3_client()
-    found = []
-    try:
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                found.append((obj["Key"], obj["Size"]))
-            if len(found) >= limit:
-                break
-    except Exception as exc:  # noqa: BLE001 - ClientError, EndpointConnectionError, NoCredentialsError...
-        raise ValidationError(f"S3 location: cannot list {uri}: {imports.s3_error(exc)}") from None
-    return found[:limit]
-
-
 def import_s3_prefix(*, user, adapter: Adapter, uri: str, split: str = "train") -> ImportReport:
     """Every .jpg/.jpeg/.png object under an s3://bucket/folder/ prefix, file by file."""
     _require_editable(adapter)
     try:
-        bucket, prefix = imports.parse_prefix(uri)
-    except ValueError as exc:
-        raise ValidationError(str(exc)) from None
-    objects = _list_prefix(bucket, prefix, uri)
-    if len(objects) > imports.MAX_S3_OBJECTS:
+        bucket, prefix = s3.parse_prefix(uri)
+        objects = s3.list_prefix(bucket, prefix)
+    except s3.S3Error as exc:
+        raise ValidationError(exc.message) from None
+    if len(objects) > s3.MAX_OBJECTS:
         raise ValidationError(
-            f"S3 location: {uri} holds more than {imports.MAX_S3_OBJECTS:,} objects; choose a narrower folder"
+            f"S3 location: {uri} holds more than {s3.MAX_OBJECTS:,} objects; choose a narrower folder"
         )
     if not objects:
         raise ValidationError(f"S3 location: there are no objects under {uri}")
     importer = _Importer(adapter, split, Image.Source.S3)
-    client_box: list = []
+    reader = s3.Reader()
     try:
         for key, size in objects:
             object_uri = f"s3://{bucket}/{key}"
             if key.endswith("/"):
                 continue  # a folder marker
-            if not key.lower().endswith(imports.IMAGE_SUFFIXES):
+            if not key.lower().endswith(manifests.IMAGE_SUFFIXES):
                 importer.report.skipped.append((object_uri, "not a .jpg, .jpeg or .png object"))
                 continue
             if size > MAX_STORED_BYTES:
@@ -504,7 +428,7 @@ def import_s3_prefix(*, user, adapter: Adapter, uri: str, split: str = "train") 
                 )
                 continue
             try:
-                data = _read_object(bucket, key, client_box)
+                data = reader.read(bucket, key, max_bytes=MAX_STORED_BYTES)
             except ValueError as exc:
                 importer.report.failed.append((object_uri, str(exc)))
                 continue
@@ -661,20 +585,6 @@ def set_labels(*, user, images, add=(), remove=(), safe: bool = False) -> int:
 # ---------------------------------------------------------------- training readiness and export
 
 
-def autosplit_test_size(n: int) -> int:
-    """How many of n labeled images the 80/20 autosplit puts in the test set (as the engine does)."""
-    return min(max(round(n * TEST_FRACTION), 1 if n > 1 else 0), n - 1) if n else 0
-
-
-def _minimums() -> tuple[int, int]:
-    """(training, test) images the configured backend needs."""
-    if settings.MODERATION_BACKEND == "local":
-        from console.backends.local import MIN_TEST_IMAGES, MIN_TRAINING_IMAGES
-
-        return MIN_TRAINING_IMAGES, MIN_TEST_IMAGES
-    return 1, AWS_MIN_TEST_IMAGES
-
-
 def dataset_counts(adapter: Adapter, *, fresh: bool = False) -> dict[tuple[str, str], int]:
     """An adapter's dataset in numbers: {(split, key): n}, key "state:<label state>" (images in
     that state) or "label:<name>" (images with that label); missing keys are 0.
@@ -722,9 +632,10 @@ def dataset_blockers(adapter: Adapter, *, counts: dict[tuple[str, str], int] | N
         blockers.append(f"{n} image{'s' if n != 1 else ''} still unlabeled")
     if not counts["positive"]:
         blockers.append("no image has a moderation label yet: label at least one image with a category")
-    min_train, min_test = _minimums()
+    backend = get_backend()
+    min_train, min_test = backend.min_training_images, backend.min_test_images
     labeled = counts["train"] - counts["unlabeled"]
-    where = "on this console's local engine" if settings.MODERATION_BACKEND == "local" else "on AWS"
+    where = backend.where
     if adapter.test_data == Adapter.TestData.MANIFEST:
         if counts["test"] < min_test:
             blockers.append(

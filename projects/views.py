@@ -9,14 +9,15 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from adapters.models import Image, ImageLabel
-from console import access, storage
-from console.http import wants_json
+from console import access
+from console.lib import s3, storage
+from console.lib.http import wants_json
+from console.lib.pagination import CountedPaginator
 from console.models import Profile
-from console.pagination import CountedPaginator
 from moderation import taxonomy
 from moderation.engine.evaluation import fn_improvement, fp_improvement
 from moderation.manifests import ManifestError
-from projects import imports, services
+from projects import services
 from projects.forms import AddImagesForm, LabelForm, ProjectForm
 
 UPLOAD_BATCH = 30  # files per upload request, as the AWS console sends them
@@ -119,7 +120,7 @@ def _import_response(request, form, adapter, report):
 
 
 def _form_context(**context) -> dict:
-    return {**context, "s3_configured": imports.s3_configured(), "storage_bucket": storage.bucket()}
+    return {**context, "s3_configured": s3.configured(), "storage_bucket": storage.bucket()}
 
 
 def _errors_response(request, form, template, context):

@@ -18,7 +18,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from console import access, storage
+from console import access
+from console.lib import storage
 from console.models import record
 from rekognition_api.models import ApiKey
 

@@ -20,9 +20,9 @@ from django.db.models import Q
 
 from adapters.models import Adapter
 from bulk_analysis.models import BulkAnalysisJob
-from console import storage
 from console.access import MANAGER, VIEWER, require_role
 from console.backends.base import BackendError, ImageRef, get_backend
+from console.lib import storage
 from console.models import record
 from console.validators import validate_tags
 from moderation.manifests import ManifestError, parse_s3_uri

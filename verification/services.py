@@ -6,16 +6,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from bulk_analysis import services as bulk
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from console import storage
+from console.backends.base import VerificationMinimums, get_backend
+from console.lib import storage
 from console.models import record
 from moderation import taxonomy
+from moderation.engine.evaluation import autosplit_test_size
 from moderation.manifests import ManifestError
 from verification.models import ImageReview, Verification
 
@@ -28,29 +29,9 @@ TUTORIAL_GUIDANCE = (
 )
 
 
-@dataclass(frozen=True)
-class Minimums:
-    """What training from verification needs: for at least one label, verified false positives
-    >= false_positives OR false negatives >= false_negatives; and test_images test images."""
-
-    false_positives: int
-    false_negatives: int
-    test_images: int
-
-
-# aws: the best-practice minimums (spec 4: 50 FN or 20 FP for a label, 20 test images).
-# local: the local engine trains and evaluates on far fewer images (console.backends.local:
-# 10 training and 2 test images), so its gate is lower; the tutorial's wording stays the guidance.
-MINIMUMS = {
-    "aws": Minimums(false_positives=20, false_negatives=50, test_images=20),
-    "local": Minimums(false_positives=3, false_negatives=3, test_images=2),
-}
-# Autosplit puts this share of the images in the test set (spec 4; moderation.engine.evaluation).
-AUTOSPLIT_TEST_FRACTION = 0.2
-
-
-def minimums() -> Minimums:
-    return MINIMUMS.get(settings.MODERATION_BACKEND, MINIMUMS["aws"])
+def minimums() -> VerificationMinimums:
+    """What training from verification needs on the configured backend."""
+    return get_backend().verification_minimums
 
 
 # ---------------------------------------------------------------- the rules (pure)
@@ -254,7 +235,7 @@ class Performance:
     verified: int
     total: int
     labels: list[LabelStats]
-    minimums: Minimums
+    minimums: VerificationMinimums
     test_images: int  # with autosplit
     ready_labels: list[str] = field(default_factory=list)
 
@@ -276,10 +257,6 @@ class Performance:
                 "(verify more images)."
             )
         return out
-
-
-def autosplit_test_count(n: int) -> int:
-    return min(max(round(n * AUTOSPLIT_TEST_FRACTION), 1 if n > 1 else 0), n - 1) if n else 0
 
 
 def performance(
@@ -315,7 +292,7 @@ def performance(
         total=total,
         labels=list(stats.values()),
         minimums=m,
-        test_images=autosplit_test_count(len(reviewed)),
+        test_images=autosplit_test_size(len(reviewed)),
         ready_labels=ready,
     )
 

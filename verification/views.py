@@ -13,8 +13,8 @@ from bulk_analysis import services as bulk
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from bulk_analysis.views import filtered_predictions
 from console import access
+from console.lib.pagination import CountedPaginator
 from console.models import Profile
-from console.pagination import CountedPaginator
 from moderation import taxonomy
 from verification import services
 from verification.forms import TrainFromVerificationForm

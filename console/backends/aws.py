@@ -35,6 +35,7 @@ from console.backends.base import (
     ModerationBackend,
     TrainingSpec,
     TrainingStatus,
+    VerificationMinimums,
 )
 from moderation import manifests, taxonomy
 
@@ -125,6 +126,19 @@ def _directory(prefix: str) -> str:
 
 class AwsBackend(ModerationBackend):
     name = "aws"
+    where = "on AWS"
+    min_training_images = 1
+    min_test_images = 20  # AWS's best practice (spec 4)
+    # Spec 4: 50 false negatives or 20 false positives for a label, and 20 test images.
+    verification_minimums = VerificationMinimums(false_positives=20, false_negatives=50, test_images=20)
+    reads_foreign_buckets = True
+    reports_adapter_lifecycle = True
+    has_bulk_api = True
+    # List price of DetectModerationLabels (a "Group 2" image API) for the first 1 million images a
+    # month in US East (N. Virginia); bulk analysis bills only the images it processed successfully
+    # (spec 4). Source: https://aws.amazon.com/rekognition/pricing/
+    price_per_image_usd = 0.001
+    default_seconds_per_image = 0.3
 
     def __init__(
         self,

@@ -8,6 +8,7 @@ TaxonomyLevel and Confidence; a detect result is a DetectModerationLabels respon
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,8 +88,43 @@ class BulkStatus:
     results: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class VerificationMinimums:
+    """What training from verification needs: for at least one label, verified false positives
+    >= false_positives OR false negatives >= false_negatives; and test_images test images."""
+
+    false_positives: int
+    false_negatives: int
+    test_images: int
+
+
 class ModerationBackend(ABC):
+    """A moderation backend. Callers ask it what it can do (the attributes below), never its name."""
+
     name: str
+    # Where training runs, for messages: "on AWS", "on this console's local engine".
+    where: str
+    # Images a training needs: training images (after the autosplit) and test images.
+    min_training_images: int
+    min_test_images: int
+    # What training from verified predictions needs (the tutorial's gate on AWS).
+    verification_minimums: VerificationMinimums
+    # Whether the backend reads S3 objects itself; if not, the console copies them into its storage.
+    reads_foreign_buckets: bool
+    # Whether the backend keeps its own adapter lifecycle (DEPRECATED/EXPIRED) to poll.
+    reports_adapter_lifecycle: bool
+    # Whether the backend has a bulk analysis API; when it has one but refuses it (start_bulk_analysis
+    # returns None), the job falls back to DetectModerationLabels image by image.
+    has_bulk_api: bool
+    # The list price of one analysed image in US dollars, None when free; the time assumed for one
+    # image until this deployment has measured its own.
+    price_per_image_usd: float | None
+    default_seconds_per_image: float
+
+    @property
+    def snippet_endpoint_url(self) -> str:
+        """The endpoint_url the "Use adapter" snippets need: "" where the AWS default serves."""
+        return ""
 
     @property
     @abstractmethod
@@ -137,6 +173,23 @@ class ModerationBackend(ABC):
 
     @abstractmethod
     def bulk_analysis_status(self, *, job_id: str) -> BulkStatus: ...
+
+    def detect_moderation_labels_many(
+        self,
+        *,
+        images: list[ImageRef],
+        min_confidence: float = 50.0,
+        adapter_arn: str | None = None,
+    ) -> Iterator[dict[str, Any] | Exception]:
+        """detect_moderation_labels on each image in turn: yields each response, or the exception
+        raised for it. A backend that can overlap the work (the local engine) does better."""
+        for image in images:
+            try:
+                yield self.detect_moderation_labels(
+                    image=image, min_confidence=min_confidence, adapter_arn=adapter_arn
+                )
+            except Exception as exc:  # noqa: BLE001 - the caller records each image's failure
+                yield exc
 
 
 _REGISTRY: dict[str, str] = {

@@ -15,7 +15,15 @@ from .taxonomy_map import top_level_confidences
 THRESHOLDS = [float(t) for t in range(5, 101, 5)]
 TEST_FRACTION = 0.2
 
-__all__ = ["THRESHOLDS", "autosplit", "evaluate", "fn_improvement", "fp_improvement", "top_level_confidences"]
+__all__ = [
+    "THRESHOLDS",
+    "autosplit",
+    "autosplit_test_size",
+    "evaluate",
+    "fn_improvement",
+    "fp_improvement",
+    "top_level_confidences",
+]
 
 
 def _counts(truth, preds, label, threshold) -> dict[str, int]:
@@ -117,6 +125,11 @@ def fn_improvement(doc: dict, threshold: float | None = None, label: str | None 
     return _improvement(doc, threshold, "FalseNegative", label)
 
 
+def autosplit_test_size(n: int, fraction: float = TEST_FRACTION) -> int:
+    """How many of n images the 80/20 autosplit puts in the test set: at least one on each side of two or more."""
+    return min(max(round(n * fraction), 1 if n > 1 else 0), n - 1) if n else 0
+
+
 def autosplit(keys: list[str], fraction: float = TEST_FRACTION) -> tuple[list[int], list[int]]:
     """A deterministic 80/20 split: the images whose sha256(key) sort first go to test.
 
@@ -125,7 +138,7 @@ def autosplit(keys: list[str], fraction: float = TEST_FRACTION) -> tuple[list[in
     when there are two or more.
     """
     n = len(keys)
-    n_test = min(max(round(n * fraction), 1 if n > 1 else 0), n - 1) if n else 0
+    n_test = autosplit_test_size(n, fraction)
     ranked = sorted(range(n), key=lambda i: (hashlib.sha256(keys[i].encode()).hexdigest(), i))
     test = set(ranked[:n_test])
     return [i for i in range(n) if i not in test], sorted(test)

@@ -9,7 +9,7 @@ from PIL import Image as PILImage
 from PIL import ImageDraw
 
 from adapters.models import Adapter, Image, ImageLabel
-from console import storage
+from console.lib import storage
 from moderation.engine.evaluation import evaluate
 from projects.models import Project
 

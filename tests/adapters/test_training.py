@@ -206,7 +206,7 @@ def test_it_fails_training_with_the_reason_when_the_backend_refuses(owner, proje
     """A dataset the engine refuses (frozen before the check could see it): TRAINING_FAILED with its message."""
     from django.utils import timezone
 
-    from console import storage
+    from console.lib import storage
 
     adapter = make_adapter(project, "tiny", status=Adapter.Status.TRAINING_IN_PROGRESS)
     adapter.training_manifest = storage.save(

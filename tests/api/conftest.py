@@ -4,7 +4,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from console import storage
+from console.lib import storage
 from rekognition_api.keys import create_api_key
 
 

@@ -15,7 +15,7 @@ from django.core.files.storage import default_storage
 from django.test import override_settings
 
 from adapters.models import Adapter
-from console import storage
+from console.lib import storage
 from projects.models import Project
 from tests.api.conftest import drawn_image, put, put_training_manifest
 from tests.conftest import wait_for

@@ -19,15 +19,17 @@ def _migrate(targets):
 def test_api_keys_and_requests_survive_the_move(django_user_model):
     user = django_user_model.objects.create_user("keeper")
     old = _migrate(BEFORE)
-    old.get_model("console", "ApiKey").objects.create(user_id=user.pk, access_key_id="AKIAKEPT", encrypted_secret=b"x")
+    old.get_model("console", "ApiKey").objects.create(
+        user_id=user.pk, access_key_id="AKIAKEPT", encrypted_secret=b"x"
+    )
     old.get_model("console", "ApiRequest").objects.create(
         user_id=user.pk, operation="StartMediaAnalysisJob", params_sha256="0" * 64, resource_id="job-1"
     )
     try:
         new = _migrate(AFTER)
-        assert list(new.get_model("rekognition_api", "ApiKey").objects.values_list("access_key_id", "user_id")) == [
-            ("AKIAKEPT", user.pk)
-        ]
+        assert list(
+            new.get_model("rekognition_api", "ApiKey").objects.values_list("access_key_id", "user_id")
+        ) == [("AKIAKEPT", user.pk)]
         assert new.get_model("rekognition_api", "ApiRequest").objects.get().resource_id == "job-1"
         assert "rekognition_api_apikey" in connection.introspection.table_names()
         assert "console_apikey" not in connection.introspection.table_names()

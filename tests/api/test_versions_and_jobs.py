@@ -8,7 +8,7 @@ from django.core.files.storage import default_storage
 
 from adapters.models import Adapter, Image
 from bulk_analysis.models import BulkAnalysisJob
-from console import storage
+from console.lib import storage
 from projects.models import Project
 from projects.services import create_adapter, create_project
 from tests.api.conftest import drawn_image, put, put_training_manifest

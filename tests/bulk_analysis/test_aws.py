@@ -8,9 +8,9 @@ from django.urls import reverse
 from moto import mock_aws
 
 from bulk_analysis import services
-from console import storage
 from console.backends import base
 from console.backends.aws import AwsBackend
+from console.lib import storage
 from moderation import manifests
 from tests.bulk_analysis.conftest import images
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from adapters.models import Adapter
 from bulk_analysis import services
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from console import storage
+from console.lib import storage
 from console.models import AuditEntry
 from moderation import manifests
 from projects.models import Project

@@ -5,7 +5,7 @@ import pytest
 
 from bulk_analysis import services
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from console import storage
+from console.lib import storage
 from console.models import ImageEmbedding
 from moderation import manifests
 from tests.bulk_analysis.conftest import images

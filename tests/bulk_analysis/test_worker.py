@@ -6,7 +6,7 @@ import pytest
 from bulk_analysis import services
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from bulk_analysis.tasks import resume_stalled_jobs
-from console import storage
+from console.lib import storage
 from moderation import manifests
 from tests.bulk_analysis.conftest import images
 from tests.conftest import WorkerProcess, wait_for

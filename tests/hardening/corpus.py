@@ -13,7 +13,7 @@ import zlib
 
 from PIL import Image as PILImage
 
-from console import storage
+from console.lib import storage
 from tests.conftest import make_image_bytes
 
 # ---------------------------------------------------------------- images

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from adapters.models import Adapter
-from console import storage
+from console.lib import storage
 from projects.services import create_adapter, create_project
 from rekognition_api.keys import create_api_key
 from tests.api.conftest import make_client

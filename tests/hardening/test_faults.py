@@ -34,8 +34,8 @@ from adapters.models import Adapter, Image
 from bulk_analysis import services as bulk_services
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from bulk_analysis.tasks import resume_stalled_jobs
-from console import storage
 from console.celery import app
+from console.lib import storage
 from moderation import manifests
 from projects.models import Project
 from tests.adapters.conftest import add_dataset, make_adapter

@@ -24,7 +24,7 @@ from django.utils import timezone
 from adapters.models import Adapter
 from bulk_analysis import services as bulk_services
 from bulk_analysis.models import BulkAnalysisJob
-from console import storage
+from console.lib import storage
 from console.models import AuditEntry, Profile
 from moderation import manifests
 from projects import services as project_services

@@ -23,8 +23,9 @@ from django.utils import timezone
 from adapters.models import Adapter, Image
 from bulk_analysis import services as bulk
 from bulk_analysis.models import Prediction
+from console.lib import s3
 from console.models import LoginFailure
-from projects import imports, services
+from projects import services
 from rekognition_api.keys import create_api_key
 from tests.bulk_analysis.conftest import finished_job
 from tests.hardening import corpus
@@ -428,7 +429,7 @@ def test_s3_is_read_only_through_the_configured_endpoint(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     settings.AWS_S3_ENDPOINT_URL = "http://objects.internal.example:9000"
-    assert imports.s3_client().meta.endpoint_url == settings.AWS_S3_ENDPOINT_URL
+    assert s3.client().meta.endpoint_url == settings.AWS_S3_ENDPOINT_URL
     assert bulk._s3().meta.endpoint_url == settings.AWS_S3_ENDPOINT_URL
     adapter = world["adapter"]
     before = snapshot()

@@ -9,7 +9,7 @@ from django.core.files.storage import default_storage
 from PIL import Image as PILImage
 
 from adapters.models import Image
-from console import storage
+from console.lib import storage
 from projects import services
 from tests.conftest import make_image_bytes
 

@@ -8,8 +8,8 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection
 
-from console import storage
 from console.celery import app
+from console.lib import storage
 
 
 @pytest.mark.django_db

@@ -1,0 +1,1 @@
+"""Shared infrastructure of the console: storage addressing, S3, image intake, HTTP and pagination helpers."""
