@@ -120,10 +120,13 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
 # ---------------------------------------------------------------- reading
 
 
-def _read_text(data: bytes | str | IO[Any], name: str, limit: int | None) -> str:
-    if hasattr(data, "read"):
+def _read_text(source: bytes | str | IO[Any], name: str, limit: int | None) -> str:
+    data: bytes | str
+    if isinstance(source, (bytes, str)):
+        data = source
+    else:
         # Read one byte more than allowed so an oversized stream is refused without loading it all.
-        data = data.read() if limit is None else data.read(limit + 1)
+        data = source.read() if limit is None else source.read(limit + 1)
     if isinstance(data, str):
         size = len(data) if limit is None or len(data) * 4 <= limit else len(data.encode("utf-8"))
     else:
@@ -156,8 +159,11 @@ def _objects(
     for n, line in numbered:
         try:
             value = json.loads(line)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             errors.append(LineError(n, f"is not valid JSON ({exc.msg} at column {exc.colno})"))
+            continue
+        except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+            errors.append(LineError(n, f"is not valid JSON ({exc})"))
             continue
         if not isinstance(value, dict):
             errors.append(LineError(n, "is not a JSON object"))
@@ -290,10 +296,12 @@ def read_summary(data: bytes | str | IO[Any], *, name: str = "summary") -> Summa
     text = _read_text(data, name, None)
     try:
         doc = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise ManifestError(
             name, [LineError(None, f"is not valid JSON ({exc.msg} at line {exc.lineno})")]
         ) from None
+    except ValueError as exc:
+        raise ManifestError(name, [LineError(None, f"is not valid JSON ({exc})")]) from None
     if not isinstance(doc, dict):
         raise ManifestError(name, [LineError(None, "is not a JSON object")])
     stats = doc.get("statistics") or {}

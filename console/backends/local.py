@@ -66,10 +66,7 @@ def engine() -> Engine:
     global _engine
     with _engine_lock:
         if _engine is None:
-            _engine = Engine(
-                threads=getattr(settings, "LOCAL_ENGINE_THREADS", 2),
-                model_version=getattr(settings, "LOCAL_MODEL_VERSION", "7.0"),
-            )
+            _engine = Engine(threads=getattr(settings, "LOCAL_ENGINE_THREADS", 2))
         return _engine
 
 

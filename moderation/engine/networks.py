@@ -12,6 +12,7 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -100,8 +101,9 @@ def load_image(data: bytes, *, max_bytes: int = MAX_BYTES) -> Image.Image:
             "InvalidImageFormatException", f"the {magic} file is truncated or corrupt ({exc}); re-export it"
         ) from None
     if img.mode != "RGB":
-        img = img.convert("RGB")
-        img.info["source_size"] = (w, h)
+        rgb = img.convert("RGB")
+        rgb.info["source_size"] = (w, h)
+        return rgb
     return img
 
 
@@ -184,10 +186,6 @@ class Analysis:
     detector_max: np.ndarray  # float32 [18]: best score per NudeNet class
     detections: list[dict] = field(default_factory=list)
 
-    @property
-    def base_vector(self) -> np.ndarray:
-        return taxonomy_map.top_level_vector(self.labels)
-
 
 def _model_path(package: str, name: str) -> str:
     return str(resources.files(package).joinpath(name))
@@ -196,12 +194,11 @@ def _model_path(package: str, name: str) -> str:
 class Engine:
     """The two networks behind one analyze() call. Thread-safe; loads on first use."""
 
-    def __init__(self, *, threads: int = 2, model_version: str = "7.0"):
+    def __init__(self, *, threads: int = 2):
         self.threads = threads
-        self.model_version = model_version
         self._lock = threading.Lock()
-        self._detector = None
-        self._nsfw = None
+        self._detector: Any = None
+        self._nsfw: Any = None
 
     def _options(self):
         import onnxruntime as ort
