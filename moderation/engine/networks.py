@@ -23,8 +23,11 @@ MAX_BYTES = 5 * 1024 * 1024  # Image.Bytes limit (5,242,880)
 MAX_STORED_BYTES = 15 * 1024 * 1024  # an image read from storage (S3 limit)
 MIN_SIDE = 80
 MAX_SIDE = 10_000
-# Decompression-bomb guard: no image may claim more pixels than the largest allowed one.
+# Decompression-bomb guard: no image may claim more pixels than the largest allowed one. Pillow's
+# own guard (89,478,485 pixels by default) would refuse valid images of up to 10,000 x 10,000 px
+# before the side rule is checked, so it is set to the same bound.
 MAX_PIXELS = MAX_SIDE * MAX_SIDE
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 DETECTOR_SIZE = 320  # NudeNet 320n input
 NSFW_RESIZE, NSFW_CROP = 256, 224

@@ -76,6 +76,13 @@ def test_it_refuses_sides_outside_80_to_10000_px():
     assert code_of(png_header_only(10_001, 100)) == "ImageTooLargeException"
 
 
+@pytest.mark.parametrize("fmt, side", [("PNG", 10_000), ("JPEG", 9460)])
+def test_it_accepts_the_largest_allowed_images_whatever_pillow_s_own_limit(fmt, side):
+    # 89,478,486 to 100,000,000 pixels: over Pillow's default bomb limit, within 80-10,000 px a side.
+    image = load_image(make(fmt, size=(side, side)), max_bytes=MAX_STORED_BYTES)
+    assert image.info["source_size"] == (side, side)
+
+
 def test_it_refuses_a_decompression_bomb():
     assert code_of(png_header_only(30_000, 30_000)) == "ImageTooLargeException"
 
