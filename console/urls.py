@@ -19,3 +19,4 @@ urlpatterns = [
     path("verify/", include("verification.urls")),
     path("", include("rekognition_api.urls")),
 ]
+handler400 = "console.error_pages.bad_request"
