@@ -215,6 +215,22 @@ def _labels(obj: dict[str, Any]) -> tuple[list[str], list[str]]:
     return labels, problems
 
 
+class _OneBucket:
+    """AWS reads a manifest's images from one bucket: the bucket of its first good line."""
+
+    def __init__(self, what: str):
+        self.what, self.bucket = what, ""
+
+    def check(self, bucket: str, key: str) -> tuple[str, str]:
+        self.bucket = self.bucket or bucket
+        if bucket != self.bucket:
+            raise ValueError(
+                f"image is in bucket {bucket!r} but earlier images are in {self.bucket!r} "
+                f"(all images of {self.what} must be in one bucket)"
+            )
+        return bucket, key
+
+
 def read_groundtruth(data: bytes | str | IO[Any], *, name: str = "manifest") -> list[GroundTruthLine]:
     """Read a training or test manifest (spec 2.3); ManifestError lists every bad line.
 
@@ -223,22 +239,14 @@ def read_groundtruth(data: bytes | str | IO[Any], *, name: str = "manifest") -> 
     """
     objects, errors = _objects(data, name, limit_lines=True)
     entries: list[GroundTruthLine] = []
-    dataset_bucket = None
+    one_bucket = _OneBucket("a dataset")
     for n, obj in objects:
         problems: list[str] = []
         try:
-            bucket, key = _image(obj)
+            bucket, key = one_bucket.check(*_image(obj))
         except ValueError as exc:
             problems.append(str(exc))
             bucket = key = ""
-        if bucket:
-            if dataset_bucket is None:
-                dataset_bucket = bucket
-            elif bucket != dataset_bucket:
-                problems.append(
-                    f"image is in bucket {bucket!r} but earlier images are in {dataset_bucket!r} "
-                    "(all images of a dataset must be in one bucket)"
-                )
         labels, label_problems = _labels(obj)
         problems.extend(label_problems)
         if problems:
@@ -251,12 +259,16 @@ def read_groundtruth(data: bytes | str | IO[Any], *, name: str = "manifest") -> 
 
 
 def read_bulk_input(data: bytes | str | IO[Any], *, name: str = "manifest") -> list[BulkInputLine]:
-    """Read a bulk-analysis input manifest (spec 2.1). Duplicates are kept: every line is an image."""
+    """Read a bulk-analysis input manifest (spec 2.1). Duplicates are kept: every line is an image.
+
+    As AWS requires, all images are in one bucket, the bucket of the first good line.
+    """
     objects, errors = _objects(data, name, limit_lines=True)
     entries: list[BulkInputLine] = []
+    one_bucket = _OneBucket("a bulk analysis manifest")
     for n, obj in objects:
         try:
-            bucket, key = _image(obj)
+            bucket, key = one_bucket.check(*_image(obj))
         except ValueError as exc:
             errors.append(LineError(n, str(exc)))
             continue

@@ -197,6 +197,20 @@ def test_it_reports_bad_bulk_input_lines():
     ]
 
 
+def test_a_bulk_input_manifest_reads_from_one_bucket_as_aws_does():
+    text = manifests.write_bulk_input(["s3://bucket/a.jpg", "s3://other/b.jpg", "s3://bucket/c.jpg"])
+
+    errors, _ = errors_of(text, manifests.read_bulk_input, "input.manifest")
+
+    assert errors == [
+        (
+            2,
+            "image is in bucket 'other' but earlier images are in 'bucket' "
+            "(all images of a bulk analysis manifest must be in one bucket)",
+        )
+    ]
+
+
 def test_it_round_trips_a_bulk_output_manifest():
     detection = {"ModerationLabels": [], "ModerationModelVersion": "7.0", "ContentTypes": []}
     text = manifests.write_bulk_output(
