@@ -13,9 +13,9 @@ from console.validators import (
     validate_description,
     validate_kms_key_id,
     validate_tags,
+    validate_top_level_label,
 )
 from moderation import taxonomy
-from projects.models import Project
 
 
 class AdapterQuerySet(models.QuerySet):
@@ -43,7 +43,8 @@ class Adapter(GuardedTransitions, models.Model):
         AUTOSPLIT = "autosplit", "Autosplit"
         MANIFEST = "manifest", "Test manifest"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="adapters")
+    # By name: adapters sits below projects and does not import it.
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="adapters")
     name = models.CharField(max_length=255, validators=[validate_adapter_name])
     description = models.CharField(max_length=255, blank=True, validators=[validate_description])
     status = models.CharField(max_length=32, choices=Status.choices, default=Status.DRAFT)
@@ -216,8 +217,6 @@ class ImageLabel(models.Model):
         return self.name
 
     def clean(self):
-        from console.validators import validate_top_level_label
-
         validate_top_level_label(self.name)
 
 
@@ -288,7 +287,7 @@ class DatasetCount(models.Model):
 
     The labeling page's facets, pagination and training blockers read these instead of
     counting the dataset's rows (which costs in proportion to its size). The services that
-    change a dataset (projects.services imports, set_labels, copy_dataset; verification's
+    change a dataset (adapters.datasets: imports, set_labels, copy_dataset; verification's
     train_from_verification) move them in the same transaction, by the change over the
     affected images only. Deleting the adapter deletes its counters.
     """

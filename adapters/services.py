@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta
+from functools import partial
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
@@ -19,6 +21,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
+from adapters.datasets import dataset_blockers
 from adapters.models import Adapter, Image, expiry_from
 from console.backends.base import (
     BackendError,
@@ -38,6 +41,11 @@ from console.validators import (
 )
 from moderation import manifests
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from projects.models import Project  # a type only: adapters sits below projects
+
 log = logging.getLogger(__name__)
 
 # A training run older than this has no live task: the train task's hard time limit
@@ -53,6 +61,30 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+# ------------------------------------------------------------------ creation
+
+
+def create_adapter(
+    *, user: User | None, project: Project, name: str, description: str = "", copy_from: Adapter | None = None
+) -> Adapter:
+    """A new draft adapter (a dataset to label) in a project."""
+    if project.adapters.filter(name=name).exists():
+        raise ValidationError(f"Adapter name: project {project.name!r} already has an adapter named {name!r}")
+    adapter = Adapter(
+        project=project,
+        name=name,
+        description=description,
+        arn=Adapter.build_arn(project.name, name),
+        copied_from=copy_from,
+        created_by=user,
+    )
+    adapter.full_clean()
+    with transaction.atomic():
+        adapter.save()
+        record(user, "adapter.create", adapter, project=project, name=name)
+    return adapter
+
+
 # ------------------------------------------------------------------ training
 
 
@@ -61,7 +93,8 @@ def _dataset(adapter: Adapter) -> tuple[list[tuple[str, list[str]]], list[tuple[
 
     Images with split "test" (from a test manifest) are the test set; unlabeled ones are left out.
     """
-    train, test = [], []
+    train: list[tuple[str, list[str]]] = []
+    test: list[tuple[str, list[str]]] = []
     images = adapter.images.labeled().prefetch_related("labels").order_by("id")
     for image in images:
         labels = [] if image.label_state == Image.LabelState.SAFE else sorted(image.label_names)
@@ -74,11 +107,9 @@ def training_blockers(adapter: Adapter) -> list[str]:
     """Why this adapter cannot be trained now, in words; empty when it can.
 
     The dataset rules (unlabeled images, the backend's minimum training and test set sizes)
-    are projects.services.dataset_blockers, which the labeling page shows too; on top of
+    are adapters.datasets.dataset_blockers, which the labeling page shows too; on top of
     them, the engine refuses a label that every training image has.
     """
-    from projects.services import dataset_blockers
-
     if adapter.status not in _TRAINABLE:
         return [
             f"the adapter is {adapter.get_status_display().lower()}: only a draft or a failed adapter can be trained"
@@ -315,7 +346,7 @@ def fail_stale_trainings(*, now=None) -> dict[str, list[int]]:
                 ).update(training_attempts=F("training_attempts") + 1, training_started_at=now)
                 if moved:
                     pk = adapter.pk
-                    transaction.on_commit(lambda pk=pk: enqueue_training(pk))
+                    transaction.on_commit(partial(enqueue_training, pk))
                     done["requeued"].append(pk)
         else:
             fail_training(
@@ -341,8 +372,6 @@ def _auto_name(adapter: Adapter) -> str:
 
 def retrain_frozen(adapter: Adapter) -> Adapter:
     """A new adapter version trained on `adapter`'s frozen dataset (auto-update)."""
-    from projects.services import create_adapter
-
     new = create_adapter(
         user=None,
         project=adapter.project,

@@ -7,6 +7,7 @@ import random
 from django.utils import timezone
 
 from adapters.models import DatasetCount, Image, ImageLabel
+from adapters.services import create_adapter
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from moderation import taxonomy
 from projects import services as projects
@@ -31,7 +32,7 @@ def small_jpegs(n: int) -> list[bytes]:
 def labeling_dataset(user, n: int):
     """A draft adapter with n training images: a third unlabeled, a third safe, a third labeled."""
     project = projects.create_project(user=user, name=f"bench-grid-{n}")
-    adapter = projects.create_adapter(user=user, project=project, name="grid")
+    adapter = create_adapter(user=user, project=project, name="grid")
     now = timezone.now()
     states = [Image.LabelState.UNLABELED, Image.LabelState.SAFE, Image.LabelState.LABELED]
     for start in range(0, n, BATCH):

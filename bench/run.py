@@ -134,6 +134,7 @@ def bench_bulk(user, worker_box) -> list[tuple[bytes, list[str]]]:
 
 
 def bench_training(user, items) -> None:
+    from adapters import datasets
     from adapters import services as adapter_services
     from adapters.models import Adapter
     from bench import data
@@ -142,16 +143,16 @@ def bench_training(user, items) -> None:
 
     items = items[:TRAIN_IMAGES]
     project = projects.create_project(user=user, name="bench-training")
-    adapter = projects.create_adapter(user=user, project=project, name="thousand")
+    adapter = adapter_services.create_adapter(user=user, project=project, name="thousand")
     files = [(f"img{i}.jpg", blob) for i, (blob, _) in enumerate(items)]
     added = []
     for start in range(0, len(files), 100):
-        added += projects.import_files(user=user, adapter=adapter, files=files[start : start + 100]).added
+        added += datasets.import_files(user=user, adapter=adapter, files=files[start : start + 100]).added
     by_name = {image.original_name: image for image in added}
     positive = [by_name[f"img{i}.jpg"] for i, (_, labels) in enumerate(items) if labels]
     negative = [by_name[f"img{i}.jpg"] for i, (_, labels) in enumerate(items) if not labels]
-    projects.set_labels(user=user, images=positive, add=[data.LABEL])
-    projects.set_labels(user=user, images=negative, safe=True)
+    datasets.set_labels(user=user, images=positive, add=[data.LABEL])
+    datasets.set_labels(user=user, images=negative, safe=True)
     cached = ImageEmbedding.objects.count()
     say(f"training an adapter on {len(added)} labeled images ({cached} embeddings cached)")
     started = time.perf_counter()
@@ -177,6 +178,8 @@ def bench_training(user, items) -> None:
 
 
 def bench_manifest(user) -> None:
+    from adapters import datasets
+    from adapters.services import create_adapter
     from bench import data
     from console.lib import storage
     from moderation import manifests
@@ -189,10 +192,10 @@ def bench_manifest(user) -> None:
         lines.append((storage.uri_for(name), [data.LABEL] if i % 2 else []))
     body = manifests.write_groundtruth(lines).encode()
     project = projects.create_project(user=user, name="bench-manifest")
-    adapter = projects.create_adapter(user=user, project=project, name="imported")
+    adapter = create_adapter(user=user, project=project, name="imported")
     say("importing the manifest")
     started = time.perf_counter()
-    report = projects.import_manifest(user=user, adapter=adapter, data=body, name="bench.manifest")
+    report = datasets.import_manifest(user=user, adapter=adapter, data=body, name="bench.manifest")
     seconds = time.perf_counter() - started
     assert len(report.added) == MANIFEST_LINES, (len(report.added), report.skipped[:3], report.failed[:3])
     rows.append(
@@ -201,7 +204,7 @@ def bench_manifest(user) -> None:
             f"{seconds:.1f} s",
             "< 60 s",
             seconds < 60,
-            "projects.services.import_manifest: read, check, thumbnail and store each image, labels applied",
+            "adapters.datasets.import_manifest: read, check, thumbnail and store each image, labels applied",
         )
     )
     say(rows[-1].figure)

@@ -1,59 +1,36 @@
-"""Project work that spans the database, the backend, storage and the audit trail."""
+"""Projects: create and delete them (here and on the backend), and the Create project wizard.
+
+The wizard's adapter and images are the adapters app's: adapters.services and adapters.datasets.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, QuerySet
-from django.utils import timezone
+from django.db import transaction
 
-from adapters.models import Adapter, DatasetCount, Image, ImageLabel, tally
+from adapters.datasets import ImportReport, add_images, copy_dataset, delete_stored
+from adapters.models import Adapter
+from adapters.services import create_adapter
 from console.backends.base import BackendError, get_backend
-from console.lib import s3, storage
-from console.lib.images import CheckedImage, InvalidImage, check_image, store_image
 from console.models import Profile, record
-from console.validators import validate_top_level_label
-from moderation import manifests, taxonomy
-from moderation.engine import MAX_STORED_BYTES
-from moderation.engine.evaluation import autosplit_test_size
+from moderation import manifests
 from projects.models import Project
 
-# Rows written per statement when labeling or copying many images at once.
-CHUNK = 2000
-# Adapters whose dataset may still change: a trained adapter's dataset was frozen into its manifests.
-EDITABLE = (Adapter.Status.DRAFT, Adapter.Status.TRAINING_FAILED)
-# The test set AWS asks for (spec 4, best practices); the local engine needs fewer (see dataset_blockers).
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
-@dataclass
-class ImportReport:
-    """What an import did, file by file: added images, skipped duplicates, refused files."""
-
-    added: list[Image] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
-
-    def extend(self, other: ImportReport) -> None:
-        self.added += other.added
-        self.skipped += other.skipped
-        self.failed += other.failed
-
-    def as_json(self) -> dict:
-        return {
-            "added": [{"name": image.original_name, "id": image.pk} for image in self.added],
-            "skipped": [{"name": name, "reason": reason} for name, reason in self.skipped],
-            "failed": [{"name": name, "reason": reason} for name, reason in self.failed],
-        }
-
-
-# ---------------------------------------------------------------- projects and adapters
-
-
-def create_project(*, user, name: str, description: str = "", auto_update: bool = True, tags=None) -> Project:
+def create_project(
+    *,
+    user: User | None,
+    name: str,
+    description: str = "",
+    auto_update: bool = True,
+    tags: dict[str, str] | None = None,
+) -> Project:
     """Create a project here and on the backend; nothing is kept if either refuses."""
     tags = tags or {}
     if Project.objects.filter(name=name).exists():
@@ -80,26 +57,7 @@ def create_project(*, user, name: str, description: str = "", auto_update: bool 
     return project
 
 
-def create_adapter(*, user, project: Project, name: str, description: str = "", copy_from=None) -> Adapter:
-    """A new draft adapter (a dataset to label) in a project."""
-    if project.adapters.filter(name=name).exists():
-        raise ValidationError(f"Adapter name: project {project.name!r} already has an adapter named {name!r}")
-    adapter = Adapter(
-        project=project,
-        name=name,
-        description=description,
-        arn=Adapter.build_arn(project.name, name),
-        copied_from=copy_from,
-        created_by=user,
-    )
-    adapter.full_clean()
-    with transaction.atomic():
-        adapter.save()
-        record(user, "adapter.create", adapter, project=project, name=name)
-    return adapter
-
-
-def delete_project(*, user, project: Project) -> None:
+def delete_project(*, user: User | None, project: Project) -> None:
     """Delete an empty project; refused while it still holds adapters."""
     if project.adapters.exists():
         count = project.adapters.count()
@@ -125,14 +83,14 @@ def delete_project(*, user, project: Project) -> None:
 
 def create_adapter_with_images(
     *,
-    user,
+    user: User | None,
     project: Project | None = None,
     project_name: str = "",
     auto_update: bool = True,
     adapter_name: str,
     description: str = "",
     copy_from: Adapter | None = None,
-    files: list[tuple[str, bytes]] = (),
+    files: Sequence[tuple[str, bytes]] = (),
     manifest: tuple[str, bytes] | None = None,
     s3_uri: str = "",
     test_manifest: tuple[str, bytes] | None = None,
@@ -169,504 +127,12 @@ def create_adapter_with_images(
                 )
             )
     except Exception:
-        _delete_stored(report.added)
+        delete_stored(report.added)
         raise
     return adapter, report
 
 
-def add_images(
-    *,
-    user,
-    adapter: Adapter,
-    files: list[tuple[str, bytes]] = (),
-    manifest: tuple[str, bytes] | None = None,
-    s3_uri: str = "",
-    test_manifest: tuple[str, bytes] | None = None,
-) -> ImportReport:
-    """Training images from any of the three sources, and optionally a test manifest."""
-    report = ImportReport()
-    try:
-        with transaction.atomic():
-            if files:
-                report.extend(import_files(user=user, adapter=adapter, files=list(files)))
-            if manifest:
-                report.extend(import_manifest(user=user, adapter=adapter, data=manifest[1], name=manifest[0]))
-            if s3_uri:
-                report.extend(import_s3_prefix(user=user, adapter=adapter, uri=s3_uri))
-            if test_manifest:
-                report.extend(
-                    import_manifest(
-                        user=user, adapter=adapter, data=test_manifest[1], name=test_manifest[0], split="test"
-                    )
-                )
-                if adapter.test_data != Adapter.TestData.MANIFEST:
-                    adapter.test_data = Adapter.TestData.MANIFEST
-                    adapter.save(update_fields=["test_data"])
-    except Exception:
-        _delete_stored(report.added)
-        raise
-    return report
-
-
-def set_blur_explicit(*, user, enabled: bool) -> None:
+def set_blur_explicit(*, user: User, enabled: bool) -> None:
     profile = Profile.for_user(user)
     profile.blur_explicit = enabled
     profile.save(update_fields=["blur_explicit"])
-
-
-# ---------------------------------------------------------------- imports
-
-
-def _require_editable(adapter: Adapter) -> None:
-    if adapter.status not in EDITABLE:
-        raise ValidationError(
-            f"Adapter {adapter.name!r} is {adapter.get_status_display().lower()}: its dataset is frozen. "
-            "Create a new adapter in the project, starting from a copy of this one, to change it."
-        )
-
-
-def _delete_stored(images) -> None:
-    for image in images:
-        for name in (image.file, image.thumbnail):
-            if name:
-                try:
-                    default_storage.delete(name)
-                except OSError:
-                    pass
-
-
-def _store(adapter: Adapter, checked: CheckedImage) -> tuple[str, str]:
-    """Save an image and its thumbnail; returns their storage names."""
-    return store_image(f"datasets/{adapter.pk}", f"{checked.sha256}.{checked.extension}", checked)
-
-
-def _new_image(adapter, checked, *, name, split, source, label_state=Image.LabelState.UNLABELED) -> Image:
-    file, thumb = _store(adapter, checked)
-    return Image(
-        adapter=adapter,
-        file=file,
-        thumbnail=thumb,
-        original_name=name[:1024],
-        sha256=checked.sha256,
-        size=len(checked.data),
-        format=checked.format,
-        width=checked.width,
-        height=checked.height,
-        source=source,
-        split=split,
-        label_state=label_state,
-        labeled_at=timezone.now() if label_state != Image.LabelState.UNLABELED else None,
-    )
-
-
-class _Importer:
-    """Adds images one by one, skipping duplicates in the dataset and within this import."""
-
-    def __init__(self, adapter: Adapter, split: str, source: str):
-        self.adapter, self.split, self.source = adapter, split, source
-        self.report = ImportReport()
-        self.seen: dict[str, str] = {}
-        self.existing = dict(
-            Image.objects.filter(adapter=adapter, split=split).values_list("sha256", "original_name")
-        )
-
-    def add(self, name: str, data: bytes) -> None:
-        try:
-            checked = check_image(data)
-        except InvalidImage as exc:
-            self.report.failed.append((name, str(exc)))
-            return
-        if checked.sha256 in self.seen:
-            self.report.skipped.append((name, f"duplicate of {self.seen[checked.sha256]} in this import"))
-            return
-        if checked.sha256 in self.existing:
-            self.report.skipped.append(
-                (name, f"duplicate: already in the dataset as {self.existing[checked.sha256]}")
-            )
-            return
-        self.seen[checked.sha256] = name
-        image = _new_image(self.adapter, checked, name=name, split=self.split, source=self.source)
-        try:
-            with transaction.atomic():
-                image.save()
-                DatasetCount.objects.add(tally([(self.adapter.pk, self.split, image.label_state, [])]))
-        except IntegrityError:  # added by someone else since we looked
-            _delete_stored([image])
-            self.report.skipped.append((name, "duplicate: already in the dataset"))
-            return
-        except Exception:
-            _delete_stored([image])
-            raise
-        self.report.added.append(image)
-
-
-def _tally_staged(staged) -> Counter:
-    """The counter increments for new images staged as (Image, label names)."""
-    return tally((image.adapter_id, image.split, image.label_state, labels) for image, labels in staged)
-
-
-def _audit_import(user, adapter, report: ImportReport, *, source: str, split: str, **extra) -> None:
-    record(
-        user,
-        "adapter.import_images",
-        adapter,
-        project=adapter.project,
-        source=source,
-        split=split,
-        added=len(report.added),
-        skipped=len(report.skipped),
-        failed=len(report.failed),
-        **extra,
-    )
-
-
-def import_files(
-    *, user, adapter: Adapter, files: list[tuple[str, bytes]], split: str = "train", source: str = "upload"
-) -> ImportReport:
-    """Uploaded files: each bad one is refused with its reason, the good ones are kept."""
-    _require_editable(adapter)
-    importer = _Importer(adapter, split, source)
-    try:
-        for name, data in files:
-            importer.add(name, data)
-    except Exception:
-        _delete_stored(importer.report.added)
-        raise
-    _audit_import(user, adapter, importer.report, source=source, split=split)
-    return importer.report
-
-
-def import_manifest(*, user, adapter: Adapter, data: bytes, name: str, split: str = "train") -> ImportReport:
-    """A content-moderation-groundtruth manifest; its labels are applied.
-
-    All or nothing: a manifest with any bad line (JSON, source-ref, label, unreadable or
-    invalid image) is refused whole with ManifestError listing every bad line, and nothing
-    is imported. Images already in the dataset, or repeated in the file, are skipped.
-    """
-    _require_editable(adapter)
-    lines = manifests.read_groundtruth(data, name=name)
-    existing = dict(Image.objects.filter(adapter=adapter, split=split).values_list("sha256", "original_name"))
-    report = ImportReport()
-    errors: list[manifests.LineError] = []
-    staged: list[tuple[Image, list[str]]] = []
-    seen: dict[str, int] = {}
-    reader = s3.Reader()
-    try:
-        for line in lines:
-            label = f"{name} line {line.line}"
-            try:
-                checked = check_image(reader.read(line.bucket, line.key, max_bytes=MAX_STORED_BYTES))
-            except ValueError as exc:  # InvalidImage is a ValueError too
-                reason = str(exc)
-                errors.append(
-                    manifests.LineError(line.line, reason if line.uri in reason else f"{line.uri}: {reason}")
-                )
-                continue
-            if checked.sha256 in seen:
-                report.skipped.append((label, f"{line.uri} is the same image as line {seen[checked.sha256]}"))
-                continue
-            if checked.sha256 in existing:
-                report.skipped.append(
-                    (label, f"{line.uri} is already in the dataset as {existing[checked.sha256]}")
-                )
-                continue
-            seen[checked.sha256] = line.line
-            state = Image.LabelState.LABELED if line.labels else Image.LabelState.SAFE
-            image = _new_image(
-                adapter, checked, name=line.uri, split=split, source=Image.Source.MANIFEST, label_state=state
-            )
-            staged.append((image, line.labels))
-        if errors:
-            raise manifests.ManifestError(name, errors)
-        with transaction.atomic():
-            try:
-                Image.objects.bulk_create([image for image, _ in staged], batch_size=500)
-            except IntegrityError:
-                raise ValidationError(
-                    f"{name}: some of its images were added to the dataset meanwhile; import it again"
-                ) from None
-            ImageLabel.objects.bulk_create(
-                [ImageLabel(image=image, name=label) for image, labels in staged for label in labels],
-                batch_size=CHUNK,
-            )
-            DatasetCount.objects.add(_tally_staged(staged))
-            report.added = [image for image, _ in staged]
-            _audit_import(user, adapter, report, source="manifest", split=split, manifest=name)
-    except Exception:
-        _delete_stored(image for image, _ in staged)
-        raise
-    return report
-
-
-def import_s3_prefix(*, user, adapter: Adapter, uri: str, split: str = "train") -> ImportReport:
-    """Every .jpg/.jpeg/.png object under an s3://bucket/folder/ prefix, file by file."""
-    _require_editable(adapter)
-    try:
-        bucket, prefix = s3.parse_prefix(uri)
-        objects = s3.list_prefix(bucket, prefix)
-    except s3.S3Error as exc:
-        raise ValidationError(exc.message) from None
-    if len(objects) > s3.MAX_OBJECTS:
-        raise ValidationError(
-            f"S3 location: {uri} holds more than {s3.MAX_OBJECTS:,} objects; choose a narrower folder"
-        )
-    if not objects:
-        raise ValidationError(f"S3 location: there are no objects under {uri}")
-    importer = _Importer(adapter, split, Image.Source.S3)
-    reader = s3.Reader()
-    try:
-        for key, size in objects:
-            object_uri = f"s3://{bucket}/{key}"
-            if key.endswith("/"):
-                continue  # a folder marker
-            if not key.lower().endswith(manifests.IMAGE_SUFFIXES):
-                importer.report.skipped.append((object_uri, "not a .jpg, .jpeg or .png object"))
-                continue
-            if size > MAX_STORED_BYTES:
-                importer.report.failed.append(
-                    (object_uri, f"image is {size:,} bytes; the limit is {MAX_STORED_BYTES:,} bytes (15 MB)")
-                )
-                continue
-            try:
-                data = reader.read(bucket, key, max_bytes=MAX_STORED_BYTES)
-            except ValueError as exc:
-                importer.report.failed.append((object_uri, str(exc)))
-                continue
-            importer.add(object_uri, data)
-    except Exception:
-        _delete_stored(importer.report.added)
-        raise
-    _audit_import(user, adapter, importer.report, source="s3", split=split, uri=uri)
-    return importer.report
-
-
-def copy_dataset(*, user, source: Adapter, target: Adapter) -> ImportReport:
-    """Copy another adapter's images (both splits) and labels into a draft adapter.
-
-    Files are copied, not shared, so deleting the source adapter leaves the copy whole.
-    """
-    _require_editable(target)
-    report = ImportReport()
-    existing = set(Image.objects.filter(adapter=target).values_list("split", "sha256"))
-    staged: list[tuple[Image, list[str]]] = []
-    try:
-        for image in source.images.prefetch_related("labels").iterator(chunk_size=CHUNK):
-            if (image.split, image.sha256) in existing:
-                report.skipped.append((image.original_name, "duplicate: already in the dataset"))
-                continue
-            try:
-                with default_storage.open(image.file, "rb") as fh:
-                    data = fh.read()
-                thumb = b""
-                if image.thumbnail:
-                    with default_storage.open(image.thumbnail, "rb") as fh:
-                        thumb = fh.read()
-            except OSError:
-                report.failed.append((image.original_name, "the stored file is missing"))
-                continue
-            ext = "jpg" if image.format == "JPEG" else "png"
-            copy = Image(
-                adapter=target,
-                file=storage.save(f"datasets/{target.pk}/{image.sha256}.{ext}", data),
-                thumbnail=storage.save(f"datasets/{target.pk}/thumbnails/{image.sha256}.jpg", thumb)
-                if thumb
-                else "",
-                original_name=image.original_name,
-                sha256=image.sha256,
-                size=image.size,
-                format=image.format,
-                width=image.width,
-                height=image.height,
-                source=Image.Source.COPY,
-                split=image.split,
-                label_state=image.label_state,
-                labeled_at=image.labeled_at,
-            )
-            staged.append((copy, [label.name for label in image.labels.all()]))
-        with transaction.atomic():
-            Image.objects.bulk_create([image for image, _ in staged], batch_size=500)
-            ImageLabel.objects.bulk_create(
-                [ImageLabel(image=image, name=name) for image, names in staged for name in names],
-                batch_size=CHUNK,
-            )
-            DatasetCount.objects.add(_tally_staged(staged))
-            if (
-                any(image.split == Image.Split.TEST for image, _ in staged)
-                and source.test_data == Adapter.TestData.MANIFEST
-            ):
-                target.test_data = Adapter.TestData.MANIFEST
-                target.save(update_fields=["test_data"])
-            report.added = [image for image, _ in staged]
-            record(
-                user,
-                "adapter.copy_dataset",
-                target,
-                project=target.project,
-                source=source.pk,
-                source_name=source.name,
-                added=len(staged),
-            )
-    except Exception:
-        _delete_stored(image for image, _ in staged)
-        raise
-    return report
-
-
-# ---------------------------------------------------------------- labels
-
-
-def set_labels(*, user, images, add=(), remove=(), safe: bool = False) -> int:
-    """Add and/or remove top-level labels on many images at once, or mark them safe.
-
-    `images` is a QuerySet or a list of Image. Marking safe removes every label. An image
-    whose last label is removed is unlabeled again (safe is always an explicit choice).
-    Returns the number of images. One audit entry per adapter names every image.
-    """
-    add, remove = list(dict.fromkeys(add)), list(dict.fromkeys(remove))
-    for label in [*add, *remove]:
-        validate_top_level_label(label)
-    if safe and add:
-        raise ValidationError("Labels: an image marked safe (no moderation label) cannot also get a label")
-    if set(add) & set(remove):
-        raise ValidationError("Labels: a label cannot be both added and removed")
-    if not (add or remove or safe):
-        raise ValidationError("Labels: choose a label to add or remove, or mark the images safe")
-    queryset = images if isinstance(images, QuerySet) else Image.objects.filter(pk__in=[i.pk for i in images])
-    # Materialize the ids first: the filter may depend on the very labels this call changes.
-    rows = list(queryset.order_by().values_list("pk", "adapter_id"))
-    if not rows:
-        raise ValidationError("Images: select at least one image")
-    adapters = {
-        a.pk: a for a in Adapter.objects.select_related("project").filter(pk__in={a for _, a in rows})
-    }
-    for adapter in adapters.values():
-        _require_editable(adapter)
-    now = timezone.now()
-    ids = [pk for pk, _ in rows]
-    with transaction.atomic():
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start : start + CHUNK]
-            # The counters move by what this chunk's images counted before and after the change.
-            delta = Counter()
-            delta.subtract(DatasetCount.objects.tally_rows(image_ids=chunk))
-            if safe:
-                ImageLabel.objects.filter(image_id__in=chunk).delete()
-                Image.objects.filter(pk__in=chunk).update(label_state=Image.LabelState.SAFE, labeled_at=now)
-            if remove:
-                ImageLabel.objects.filter(image_id__in=chunk, name__in=remove).delete()
-                Image.objects.filter(pk__in=chunk, label_state=Image.LabelState.LABELED).exclude(
-                    Exists(ImageLabel.objects.filter(image=OuterRef("pk")))
-                ).update(label_state=Image.LabelState.UNLABELED, labeled_at=None)
-            if add:
-                ImageLabel.objects.bulk_create(
-                    [ImageLabel(image_id=pk, name=label) for pk in chunk for label in add],
-                    ignore_conflicts=True,
-                    batch_size=CHUNK,
-                )
-                Image.objects.filter(pk__in=chunk).update(
-                    label_state=Image.LabelState.LABELED, labeled_at=now
-                )
-            delta.update(DatasetCount.objects.tally_rows(image_ids=chunk))
-            DatasetCount.objects.add(delta)
-        for adapter in adapters.values():
-            record(
-                user,
-                "image.label",
-                adapter,
-                project=adapter.project,
-                add=add,
-                remove=remove,
-                safe=safe,
-                images=[pk for pk, a in rows if a == adapter.pk],
-            )
-    return len(ids)
-
-
-# ---------------------------------------------------------------- training readiness and export
-
-
-def dataset_counts(adapter: Adapter, *, fresh: bool = False) -> dict[tuple[str, str], int]:
-    """An adapter's dataset in numbers: {(split, key): n}, key "state:<label state>" (images in
-    that state) or "label:<name>" (images with that label); missing keys are 0.
-
-    Read from the running counters (DatasetCount), one small query whatever the dataset's size;
-    fresh=True counts the rows instead (two grouped queries over the whole dataset).
-    """
-    if fresh:
-        return {(s, k): n for (_, s, k), n in DatasetCount.objects.tally_rows(adapter=adapter).items()}
-    return DatasetCount.objects.of(adapter)
-
-
-def dataset_blockers(adapter: Adapter, *, counts: dict[tuple[str, str], int] | None = None) -> list[str]:
-    """What keeps this adapter's dataset from training; empty when it can train.
-
-    Rules: there are training images; none is unlabeled; at least one carries a moderation
-    label; and the test set is big enough for the backend: 20 images on AWS (its best
-    practice), MIN_TEST_IMAGES on the local engine. With autosplit the test set is 20% of the
-    labeled training images, so AWS needs at least 100 labeled images.
-
-    `counts` from dataset_counts (the labeling page passes the counters); without them the
-    rows are counted, as training does before it starts.
-    """
-    if adapter.status not in EDITABLE:
-        return [f"the adapter is {adapter.get_status_display().lower()}"]
-    found = dataset_counts(adapter, fresh=True) if counts is None else counts
-    state = {
-        (split, value): found.get((split, f"state:{value}"), 0)
-        for split in Image.Split.values
-        for value in Image.LabelState.values
-    }
-    train = Image.Split.TRAIN
-    counts = {
-        "train": sum(state[(train, value)] for value in Image.LabelState.values),
-        "unlabeled": state[(train, Image.LabelState.UNLABELED)],
-        "positive": state[(train, Image.LabelState.LABELED)],
-        "test": state[(Image.Split.TEST, Image.LabelState.LABELED)]
-        + state[(Image.Split.TEST, Image.LabelState.SAFE)],
-    }
-    if not counts["train"]:
-        return ["no images yet: add training images"]
-    blockers = []
-    if counts["unlabeled"]:
-        n = counts["unlabeled"]
-        blockers.append(f"{n} image{'s' if n != 1 else ''} still unlabeled")
-    if not counts["positive"]:
-        blockers.append("no image has a moderation label yet: label at least one image with a category")
-    backend = get_backend()
-    min_train, min_test = backend.min_training_images, backend.min_test_images
-    labeled = counts["train"] - counts["unlabeled"]
-    where = backend.where
-    if adapter.test_data == Adapter.TestData.MANIFEST:
-        if counts["test"] < min_test:
-            blockers.append(
-                f"a test set needs at least {min_test} images {where}; the test manifest gave {counts['test']}"
-            )
-        train_size = labeled
-    else:
-        test_size = autosplit_test_size(labeled)
-        train_size = labeled - test_size
-        if test_size < min_test:
-            need = next(n for n in range(1, 10**6) if autosplit_test_size(n) >= min_test)
-            blockers.append(
-                f"a test set needs at least {min_test} images {where}: autosplit uses 20% of the labeled "
-                f"images, so label at least {need} (now {labeled})"
-            )
-    if train_size < min_train:
-        blockers.append(f"the training set needs at least {min_train} images {where} (now {train_size})")
-    return blockers
-
-
-def export_manifest(*, adapter: Adapter, split: str = "train") -> str:
-    """The labeled images of a dataset as a content-moderation-groundtruth manifest."""
-    images = (
-        Image.objects.filter(adapter=adapter, split=split)
-        .exclude(label_state=Image.LabelState.UNLABELED)
-        .only("pk", "file")
-        .prefetch_related("labels")
-        .order_by("pk")
-    )
-    order = {name: i for i, name in enumerate(taxonomy.TOP_LEVEL)}
-    return manifests.write_groundtruth(
-        (storage.uri_for(image.file), sorted((label.name for label in image.labels.all()), key=order.get))
-        for image in images.iterator(chunk_size=CHUNK)
-    )

@@ -8,6 +8,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from adapters import datasets
 from adapters.models import Image, ImageLabel
 from console import access
 from console.lib import s3, storage
@@ -56,7 +57,7 @@ def _named_list(items) -> str:
     return shown + (f"; and {more} more" if more > 0 else "")
 
 
-def _flash_report(request, report: services.ImportReport) -> None:
+def _flash_report(request, report: datasets.ImportReport) -> None:
     n = len(report.added)
     messages.success(request, f"{n} image{'s' if n != 1 else ''} added.")
     if report.skipped:
@@ -233,7 +234,7 @@ def add_images(request, pk, adapter_pk):
     elif form.is_valid():
         sources = form.sources()
         try:
-            report = services.add_images(
+            report = datasets.add_images(
                 user=request.user, adapter=adapter, files=_files(request, form), **sources
             )
         except ManifestError as exc:
@@ -257,7 +258,7 @@ def upload_images(request, pk, adapter_pk):
     if len(files) > UPLOAD_BATCH:
         return JsonResponse({"error": f"Images: send at most {UPLOAD_BATCH} files per request"}, status=400)
     try:
-        report = services.import_files(
+        report = datasets.import_files(
             user=request.user, adapter=adapter, files=[(f.name, f.read()) for f in files]
         )
     except ValidationError as exc:
@@ -299,7 +300,7 @@ def download_manifest(request, pk, adapter_pk):
     adapter = _adapter(request, pk, adapter_pk, access.VIEWER)
     split = "test" if request.GET.get("split") == "test" else "train"
     response = HttpResponse(
-        services.export_manifest(adapter=adapter, split=split), content_type="application/x-ndjson"
+        datasets.export_manifest(adapter=adapter, split=split), content_type="application/x-ndjson"
     )
     response["Content-Disposition"] = f'attachment; filename="{adapter.name}-{split}.manifest"'
     return response
@@ -346,7 +347,7 @@ def _workspace(request, adapter, params) -> dict:
     the page costs the same at 1,000 or 50,000 images.
     """
     images, applied = _filtered(adapter, params)
-    dataset = services.dataset_counts(adapter)  # query 1
+    dataset = datasets.dataset_counts(adapter)  # query 1
     train = Image.Split.TRAIN
     counts = {value: dataset.get((train, f"state:{value}"), 0) for value in Image.LabelState.values}
     counts[""] = sum(counts.values())
@@ -406,7 +407,7 @@ def _workspace(request, adapter, params) -> dict:
         "top_level": taxonomy.TOP_LEVEL,
         "blur": blur,
         "can_label": access.has_role(request.user, access.ANNOTATOR),
-        "editable": adapter.status in services.EDITABLE,
+        "editable": adapter.status in datasets.EDITABLE,
         "dataset_counts": dataset,
     }
 
@@ -444,7 +445,7 @@ def assign_labels(request, pk, adapter_pk):
         context["train_url"] = ""
     # dataset_blockers on the counters, not adapters.services.training_blockers: that one reads the
     # whole dataset (seconds at 50,000 images); the training page still checks it before training.
-    context["blockers"] = services.dataset_blockers(adapter, counts=context["dataset_counts"])
+    context["blockers"] = datasets.dataset_blockers(adapter, counts=context["dataset_counts"])
     context["can_manage"] = access.has_role(request.user, access.MANAGER)
     return render(request, "projects/labels.html", context)
 
@@ -477,7 +478,7 @@ def label_images(request, pk, adapter_pk):
             "set": {"add": labels, "remove": [n for n in taxonomy.TOP_LEVEL if n not in labels]},
         }[data["action"]]
         try:
-            n = services.set_labels(user=request.user, images=images, **kwargs)
+            n = datasets.set_labels(user=request.user, images=images, **kwargs)
         except ValidationError as exc:
             error = " ".join(exc.messages)
         else:

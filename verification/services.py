@@ -10,10 +10,10 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
-from bulk_analysis import services as bulk
 from bulk_analysis.models import BulkAnalysisJob, Prediction
+from bulk_analysis.queries import job_histograms
 from console.backends.base import VerificationMinimums, get_backend
-from console.lib import storage
+from console.lib import images
 from console.models import record
 from moderation import taxonomy
 from moderation.engine.evaluation import autosplit_test_size
@@ -273,7 +273,7 @@ def performance(
     verdicts = verdicts_of(job) if verdicts is None else verdicts
     reviewed = reviewed_ids(job) if reviewed is None else reviewed
     stats = {name: LabelStats(name) for name in taxonomy.TOP_LEVEL}
-    total = bulk.job_histograms(job)["done"]  # stored with the finished job: no COUNT
+    total = job_histograms(job)["done"]  # stored with the finished job: no COUNT
     # Only the reviewed rows are read, by id: the page costs the same at 1,000 or 50,000 images.
     done = Prediction.objects.filter(
         pk__in=ImageReview.objects.filter(job=job).values("prediction_id"), state=Prediction.State.DONE
@@ -326,8 +326,9 @@ def train_from_verification(
     """Create (or reuse) a project, a new adapter holding the verified images with their ground
     truth, and start training it (adapters.services.start_training). Nothing is kept if any
     step is refused."""
+    from adapters.datasets import import_manifest
     from adapters.models import DatasetCount, Image, ImageLabel, tally
-    from adapters.services import start_training
+    from adapters.services import create_adapter, start_training
     from projects import services as projects
 
     if threshold < job.min_confidence:
@@ -345,36 +346,32 @@ def train_from_verification(
                 project = projects.create_project(
                     user=user, name=project_name, auto_update=auto_update, tags=tags or {}
                 )
-            adapter = projects.create_adapter(
+            adapter = create_adapter(
                 user=user,
                 project=project,
                 name=adapter_name,
                 description=f"Verified predictions of bulk analysis job {job.name}"[:255],
             )
+            folder = f"projects/{project.pk}/adapters/{adapter.pk}/images"
             seen: set[str] = set()
             added: list[tuple] = []  # (adapter, split, label state, labels) for the dataset counters
             for prediction, labels in items:
-                data = bulk.image_bytes(prediction)
-                digest = bulk.sha256(data)
-                if digest in seen:  # the same image twice in the job: one dataset item
+                checked = images.check_image(prediction.read_image())
+                if checked.sha256 in seen:  # the same image twice in the job: one dataset item
                     continue
-                seen.add(digest)
-                fmt, width, height = bulk.check_image(data)
-                base = f"projects/{project.pk}/adapters/{adapter.pk}/images/{bulk._safe_name(prediction.source_ref)}"
-                file = storage.save(base, data)
-                saved.append(file)
-                thumb = storage.save(base + ".thumb.jpg", bulk.make_thumbnail(data))
-                saved.append(thumb)
+                seen.add(checked.sha256)
+                file, thumb = images.store_image(folder, images.safe_name(prediction.source_ref), checked)
+                saved += [file, thumb]
                 image = Image.objects.create(
                     adapter=adapter,
                     file=file,
                     thumbnail=thumb,
                     original_name=prediction.source_ref,
-                    sha256=digest,
-                    size=len(data),
-                    format=fmt,
-                    width=width,
-                    height=height,
+                    sha256=checked.sha256,
+                    size=len(checked.data),
+                    format=checked.format,
+                    width=checked.width,
+                    height=checked.height,
                     source=Image.Source.VERIFICATION,
                     split=Image.Split.TRAIN,
                     label_state=Image.LabelState.LABELED if labels else Image.LabelState.SAFE,
@@ -385,9 +382,7 @@ def train_from_verification(
             if test_manifest is not None:
                 name, data = test_manifest
                 try:
-                    report = projects.import_manifest(
-                        user=user, adapter=adapter, data=data, name=name, split="test"
-                    )
+                    report = import_manifest(user=user, adapter=adapter, data=data, name=name, split="test")
                 except ManifestError as exc:  # names the file and each bad line
                     raise ValidationError(str(exc).splitlines()) from None
                 if not report.added:

@@ -161,7 +161,8 @@ def test_it_runs_the_full_flow_with_boto3(
     assert f"adapter used: {version_arn}" in run.stdout
 
     # An adapter trained in the console (its train page) is usable by its ARN from boto3.
-    from projects.services import add_images, create_adapter
+    from adapters.datasets import add_images
+    from adapters.services import create_adapter
 
     console_adapter = create_adapter(user=adapter.created_by, project=adapter.project, name="from-console")
     add_images(user=adapter.created_by, adapter=console_adapter, manifest=(manifest["Name"], read(manifest)))

@@ -99,7 +99,7 @@ def test_it_refuses_a_duplicate_project_name(rek):
 
 
 def test_it_deletes_an_empty_project_and_refuses_one_with_adapters(rek, owner):
-    from projects.services import create_adapter
+    from adapters.services import create_adapter
 
     arn = rek.create_project(ProjectName="del", Feature="CONTENT_MODERATION", AutoUpdate="DISABLED")[
         "ProjectArn"
@@ -125,7 +125,7 @@ def test_it_lets_a_viewer_key_read_but_not_create(viewer_rek):
 
 
 def test_it_tags_projects_and_adapters(rek, owner):
-    from projects.services import create_adapter
+    from adapters.services import create_adapter
 
     arn = rek.create_project(
         ProjectName="tagged", Feature="CONTENT_MODERATION", AutoUpdate="DISABLED", Tags={"team": "ts"}

@@ -7,10 +7,11 @@ from botocore.exceptions import ClientError
 from django.core.files.storage import default_storage
 
 from adapters.models import Adapter, Image
+from adapters.services import create_adapter
 from bulk_analysis.models import BulkAnalysisJob
 from console.lib import storage
 from projects.models import Project
-from projects.services import create_adapter, create_project
+from projects.services import create_project
 from tests.api.conftest import drawn_image, put, put_training_manifest
 
 pytestmark = pytest.mark.django_db(transaction=True)

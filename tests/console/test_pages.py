@@ -15,10 +15,11 @@ def test_the_landing_page_offers_create_project_when_empty(owner_client):
 
 @pytest.mark.django_db
 def test_the_landing_page_lists_projects_with_their_adapters(owner_client, owner):
+    from adapters import services as adapter_services
     from projects import services
 
     project = services.create_project(user=owner, name="policy-a")
-    services.create_adapter(user=owner, project=project, name="first")
+    adapter_services.create_adapter(user=owner, project=project, name="first")
     response = owner_client.get(reverse("console-home"))
     assert b"policy-a" in response.content and b"first" in response.content
     assert b"Draft" in response.content

@@ -15,6 +15,8 @@ from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
+from adapters import datasets
+from adapters import services as adapter_services
 from adapters.models import Adapter
 from adapters.tasks import train_adapter
 from bulk_analysis.models import BulkAnalysisJob
@@ -57,8 +59,8 @@ def project(owner):
 
 @pytest.fixture
 def adapter(owner, project):
-    adapter = project_services.create_adapter(user=owner, project=project, name="draft")
-    project_services.import_files(
+    adapter = adapter_services.create_adapter(user=owner, project=project, name="draft")
+    datasets.import_files(
         user=owner, adapter=adapter, files=[(f"img{i}.jpg", make_image_bytes(seed=i)) for i in range(1, 4)]
     )
     return adapter
@@ -66,7 +68,7 @@ def adapter(owner, project):
 
 @pytest.fixture
 def trained(owner, project):
-    adapter = project_services.create_adapter(user=owner, project=project, name="trained")
+    adapter = adapter_services.create_adapter(user=owner, project=project, name="trained")
     adapter.transition(
         [Adapter.Status.DRAFT],
         Adapter.Status.TRAINING_COMPLETED,
@@ -198,7 +200,7 @@ def test_it_records_verdicts_reviews_and_undos(client, annotator, job):
 
 
 def test_it_records_training_start_and_completion(client, owner, project):
-    adapter = project_services.create_adapter(user=owner, project=project, name="to-train")
+    adapter = adapter_services.create_adapter(user=owner, project=project, name="to-train")
     add_dataset(adapter, 12, 12)
     trail = Trail()
     response = login(client, owner).post(
@@ -217,7 +219,7 @@ def test_it_records_training_start_and_completion(client, owner, project):
 
 
 def test_it_records_a_failed_training_with_its_reason(client, owner, project):
-    adapter = project_services.create_adapter(user=owner, project=project, name="to-fail")
+    adapter = adapter_services.create_adapter(user=owner, project=project, name="to-fail")
     add_dataset(adapter, 12, 12)
     login(client, owner).post(
         reverse("adapters-train", args=[adapter.pk]), {"confidence_threshold": "50", "encryption": "default"}

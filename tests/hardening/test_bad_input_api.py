@@ -8,8 +8,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from adapters.models import Adapter
+from adapters.services import create_adapter
 from console.lib import storage
-from projects.services import create_adapter, create_project
+from projects.services import create_project
 from rekognition_api.keys import create_api_key
 from tests.api.conftest import make_client
 from tests.hardening import corpus

@@ -8,6 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from adapters import services as adapter_services
 from adapters.models import Adapter
 from bulk_analysis import services as bulk
 from moderation.manifests import IMAGE_SUFFIXES
@@ -34,7 +35,7 @@ def upload(name, data, content_type="application/octet-stream"):
 @pytest.fixture
 def adapter(owner):
     project = services.create_project(user=owner, name="policy")
-    return services.create_adapter(user=owner, project=project, name="first")
+    return adapter_services.create_adapter(user=owner, project=project, name="first")
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from adapters import datasets
+from adapters import services as adapter_services
 from adapters.models import Adapter
 from bulk_analysis import services as bulk_services
 from bulk_analysis.models import BulkAnalysisJob
@@ -83,8 +85,8 @@ class World:
 
     @cached_property
     def adapter(self) -> Adapter:
-        adapter = project_services.create_adapter(user=self.owner, project=self.project, name="draft")
-        report = project_services.import_files(
+        adapter = adapter_services.create_adapter(user=self.owner, project=self.project, name="draft")
+        report = datasets.import_files(
             user=self.owner, adapter=adapter, files=[(f"img{i}.jpg", jpeg(i)) for i in range(1, 3)]
         )
         assert len(report.added) == 2
@@ -498,7 +500,7 @@ class ApiWorld:
 
     @cached_property
     def adapter(self) -> Adapter:
-        return project_services.create_adapter(user=self.owner, project=self.project, name="draft")
+        return adapter_services.create_adapter(user=self.owner, project=self.project, name="draft")
 
     @cached_property
     def job(self) -> BulkAnalysisJob:

@@ -20,6 +20,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from adapters import datasets
+from adapters import services as adapter_services
 from adapters.models import Adapter, Image
 from bulk_analysis import services as bulk
 from bulk_analysis.models import Prediction
@@ -40,9 +42,9 @@ def world(owner):
     """One of everything a page can show: a project with a draft adapter holding an image, a trained
     adapter, a job not started yet, a finished job, an API key."""
     project = services.create_project(user=owner, name="policy")
-    adapter = services.create_adapter(user=owner, project=project, name="draft")
-    services.import_files(user=owner, adapter=adapter, files=[("a.jpg", corpus.make_image_bytes(seed=1))])
-    trained = services.create_adapter(user=owner, project=project, name="trained")
+    adapter = adapter_services.create_adapter(user=owner, project=project, name="draft")
+    datasets.import_files(user=owner, adapter=adapter, files=[("a.jpg", corpus.make_image_bytes(seed=1))])
+    trained = adapter_services.create_adapter(user=owner, project=project, name="trained")
     assert trained.transition([Adapter.Status.DRAFT], Adapter.Status.TRAINING_COMPLETED)
     created = bulk.create_job(user=owner, name="waiting")
     done = finished_job(owner, [{"Alcohol": 80.0}, {}])
@@ -496,7 +498,7 @@ def test_uploaded_file_names_never_choose_where_a_file_is_stored(owner_client, o
         {"files": [corpus_upload(name, data) for name, data in files[:3]]},
     )
     assert len(response.json()["added"]) == 3
-    report = services.import_files(user=owner, adapter=adapter, files=files[3:])
+    report = datasets.import_files(user=owner, adapter=adapter, files=files[3:])
     assert len(report.added) == 3
     bulk.add_files(job=job, files=files)
     owner_client.post(

@@ -8,6 +8,8 @@ import pytest
 from django.core.files.storage import default_storage
 from PIL import Image as PILImage
 
+from adapters import datasets
+from adapters import services as adapter_services
 from adapters.models import Image
 from console.lib import storage
 from projects import services
@@ -33,7 +35,7 @@ def page_text(response) -> str:
 @pytest.fixture
 def adapter(owner):
     project = services.create_project(user=owner, name="policy")
-    return services.create_adapter(user=owner, project=project, name="first")
+    return adapter_services.create_adapter(user=owner, project=project, name="first")
 
 
 def jpeg(seed, width=120, height=100):
@@ -51,7 +53,7 @@ def gif():
 
 
 def add_images(user, adapter, n, start=0):
-    report = services.import_files(
+    report = datasets.import_files(
         user=user, adapter=adapter, files=[(f"img{i}.jpg", jpeg(i)) for i in range(start, start + n)]
     )
     assert len(report.added) == n, report

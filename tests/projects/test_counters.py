@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from adapters import datasets
 from adapters import services as adapter_services
 from adapters.models import DatasetCount, Image
 from moderation.manifests import ManifestError
@@ -23,16 +24,16 @@ LABELS = ["Alcohol", "Violence", "Explicit", "Gambling"]
 
 
 def assert_counters_exact(adapter) -> None:
-    stored = {key: n for key, n in services.dataset_counts(adapter).items() if n}
-    fresh = services.dataset_counts(adapter, fresh=True)
+    stored = {key: n for key, n in datasets.dataset_counts(adapter).items() if n}
+    fresh = datasets.dataset_counts(adapter, fresh=True)
     assert stored == fresh, adapter.name
-    assert services.dataset_blockers(adapter, counts=stored) == services.dataset_blockers(adapter)
+    assert datasets.dataset_blockers(adapter, counts=stored) == datasets.dataset_blockers(adapter)
 
 
 def upload(rng, owner, adapter):
     split = rng.choice(["train", "train", "test"])
     files = [(f"u{n}.jpg", jpeg(n)) for n in (rng.randrange(60) for _ in range(rng.randint(1, 4)))]
-    services.import_files(user=owner, adapter=adapter, files=files, split=split)
+    datasets.import_files(user=owner, adapter=adapter, files=files, split=split)
 
 
 def import_manifest(rng, owner, adapter):
@@ -45,7 +46,7 @@ def import_manifest(rng, owner, adapter):
     if rng.random() < 0.2:
         lines.append("{not json")  # refused whole: nothing may change
     try:
-        services.import_manifest(
+        datasets.import_manifest(
             user=owner, adapter=adapter, data=manifest(*lines), name="m.manifest", split=split
         )
     except ManifestError:
@@ -74,7 +75,7 @@ def relabel(rng, owner, adapter):
         else Image.objects.filter(adapter=adapter, label_state=chosen[0].label_state)
     )
     try:
-        services.set_labels(user=owner, images=target, **kwargs)
+        datasets.set_labels(user=owner, images=target, **kwargs)
     except ValidationError:
         pass
 
@@ -83,7 +84,7 @@ def relabel(rng, owner, adapter):
 def test_the_counters_equal_a_recount_after_random_changes(owner, seed):
     rng = random.Random(seed)
     project = services.create_project(user=owner, name=f"counted-{seed}")
-    adapters = [services.create_adapter(user=owner, project=project, name="a0")]
+    adapters = [adapter_services.create_adapter(user=owner, project=project, name="a0")]
     for step in range(40):
         adapter = rng.choice(adapters)
         op = rng.choices(["upload", "manifest", "label", "copy", "delete"], weights=[4, 3, 6, 1, 1])[0]
@@ -94,8 +95,8 @@ def test_the_counters_equal_a_recount_after_random_changes(owner, seed):
         elif op == "label":
             relabel(rng, owner, adapter)
         elif op == "copy":
-            copy = services.create_adapter(user=owner, project=project, name=f"a{step}")
-            services.copy_dataset(user=owner, source=adapter, target=copy)
+            copy = adapter_services.create_adapter(user=owner, project=project, name=f"a{step}")
+            datasets.copy_dataset(user=owner, source=adapter, target=copy)
             adapters.append(copy)
         elif op == "delete" and len(adapters) > 1:
             adapter_services.delete_adapter(user=owner, adapter=adapter)
@@ -108,25 +109,25 @@ def test_the_counters_equal_a_recount_after_random_changes(owner, seed):
 
 def test_recount_rebuilds_counters_of_rows_written_around_the_services(owner):
     project = services.create_project(user=owner, name="bulk")
-    adapter = services.create_adapter(user=owner, project=project, name="rows")
-    services.import_files(user=owner, adapter=adapter, files=[("a.jpg", jpeg(1)), ("b.jpg", jpeg(2))])
+    adapter = adapter_services.create_adapter(user=owner, project=project, name="rows")
+    datasets.import_files(user=owner, adapter=adapter, files=[("a.jpg", jpeg(1)), ("b.jpg", jpeg(2))])
     Image.objects.filter(adapter=adapter).update(label_state=Image.LabelState.SAFE)  # around the services
-    assert services.dataset_counts(adapter) != services.dataset_counts(adapter, fresh=True)
+    assert datasets.dataset_counts(adapter) != datasets.dataset_counts(adapter, fresh=True)
 
     DatasetCount.objects.recount(adapter)
 
-    assert services.dataset_counts(adapter) == {("train", "state:safe"): 2}
+    assert datasets.dataset_counts(adapter) == {("train", "state:safe"): 2}
 
 
 def test_the_labeling_page_counts_from_the_counters_not_the_rows(owner, owner_client):
     project = services.create_project(user=owner, name="facets")
-    adapter = services.create_adapter(user=owner, project=project, name="grid")
-    images = services.import_files(
+    adapter = adapter_services.create_adapter(user=owner, project=project, name="grid")
+    images = datasets.import_files(
         user=owner, adapter=adapter, files=[(f"{i}.jpg", jpeg(i)) for i in range(7)]
     ).added
-    services.set_labels(user=owner, images=images[:3], add=["Alcohol"])
-    services.set_labels(user=owner, images=images[2:4], add=["Violence"])
-    services.set_labels(user=owner, images=images[5:6], safe=True)
+    datasets.set_labels(user=owner, images=images[:3], add=["Alcohol"])
+    datasets.set_labels(user=owner, images=images[2:4], add=["Violence"])
+    datasets.set_labels(user=owner, images=images[5:6], safe=True)
     url = f"/projects/{project.pk}/adapters/{adapter.pk}/labels/"
     for state in ("", "unlabeled", "labeled", "safe"):
         for label in ("", "Alcohol", "Violence", "Gambling"):

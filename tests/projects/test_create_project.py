@@ -158,9 +158,9 @@ def test_a_bad_test_manifest_is_named(owner_client):
 
 def test_it_adds_an_adapter_to_an_existing_project_copying_a_previous_one(owner_client, owner, adapter):
     images = add_images(owner, adapter, 3)
-    from projects import services
+    from adapters import datasets
 
-    services.set_labels(user=owner, images=images[:2], add=["Alcohol"])
+    datasets.set_labels(user=owner, images=images[:2], add=["Alcohol"])
     page = page_text(owner_client.get(URL, {"project": adapter.project_id}))
     assert 'value="existing" id="id_project_mode_1" required checked' in page
     response = owner_client.post(

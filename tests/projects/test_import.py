@@ -111,9 +111,9 @@ def test_it_refuses_an_upload_without_files(owner_client, adapter):
 
 
 def test_it_refuses_images_larger_than_15_mb(owner, adapter):
-    from projects import services
+    from adapters import datasets
 
-    report = services.import_files(
+    report = datasets.import_files(
         user=owner, adapter=adapter, files=[("huge.jpg", b"\xff\xd8\xff" + b"0" * (15 * 1024 * 1024))]
     )
     assert report.failed[0][0] == "huge.jpg" and "15 MB" in report.failed[0][1]
@@ -126,9 +126,9 @@ def test_it_refuses_decompression_bombs(owner, adapter):
 
     buf = io.BytesIO()
     PILImage.new("1", (10_000, 10_001)).save(buf, "PNG")  # tiny file, 100 million pixels
-    from projects import services
+    from adapters import datasets
 
-    report = services.import_files(user=owner, adapter=adapter, files=[("bomb.png", buf.getvalue())])
+    report = datasets.import_files(user=owner, adapter=adapter, files=[("bomb.png", buf.getvalue())])
     assert report.failed and "10000x10001" in report.failed[0][1] or "bomb" in report.failed[0][1]
     assert Image.objects.count() == 0
 
@@ -247,15 +247,15 @@ def test_a_manifest_whose_images_cannot_be_read_is_refused_whole(owner_client, a
 
 
 def test_a_manifest_in_another_bucket_needs_s3(owner, adapter, settings, monkeypatch):
+    from adapters import datasets
     from moderation.manifests import ManifestError
-    from projects import services
 
     monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     settings.AWS_S3_ENDPOINT_URL = None
     settings.STORAGE_BACKEND = "local"  # the second test run stores files on S3, which counts as configured
     with pytest.raises(ManifestError) as exc:
-        services.import_manifest(
+        datasets.import_manifest(
             user=owner, adapter=adapter, data=manifest(gt("s3://their-bucket/a.jpg")), name="m"
         )
     assert f"m line 1: s3://their-bucket/a.jpg is not in this console's bucket '{BUCKET}'" in str(exc.value)

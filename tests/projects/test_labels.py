@@ -9,9 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from adapters import datasets
+from adapters import services as adapter_services
 from adapters.models import DatasetCount, Image, ImageLabel
 from console.models import AuditEntry, Profile
-from projects import services
 from tests.projects.conftest import add_images, gt, jpeg, page_text, put
 
 BUCKET = settings.STORAGE_BUCKET  # console-local on disk, the real bucket on S3
@@ -46,9 +47,9 @@ def facet_count(text, attr, value) -> int:
 @pytest.fixture
 def dataset(owner, adapter):
     images = add_images(owner, adapter, 6)
-    services.set_labels(user=owner, images=images[:2], add=["Alcohol"])
-    services.set_labels(user=owner, images=images[1:3], add=["Violence"])
-    services.set_labels(user=owner, images=[images[3]], safe=True)
+    datasets.set_labels(user=owner, images=images[:2], add=["Alcohol"])
+    datasets.set_labels(user=owner, images=images[1:3], add=["Violence"])
+    datasets.set_labels(user=owner, images=[images[3]], safe=True)
     return images
 
 
@@ -83,7 +84,7 @@ def test_the_grid_filters(owner_client, adapter, dataset, params, expected):
 
 def test_the_grid_shows_only_training_images(owner_client, owner, adapter, dataset):
     t = put("t/1.jpg", jpeg(99))
-    services.import_manifest(
+    datasets.import_manifest(
         user=owner, adapter=adapter, data=json.dumps(gt(t)).encode(), name="t", split="test"
     )
     assert len(grid_ids(owner_client.get(labels_url(adapter)))) == 6
@@ -98,7 +99,7 @@ def test_the_grid_paginates(owner_client, owner, adapter):
 
 def test_the_grid_and_filter_queries_are_constant_whatever_the_page_size(owner_client, owner, adapter):
     images = add_images(owner, adapter, 100)
-    services.set_labels(user=owner, images=images[:60], add=["Alcohol", "Explicit"])
+    datasets.set_labels(user=owner, images=images[:60], add=["Alcohol", "Explicit"])
     counts = {}
     for params in ({}, {"state": "labeled"}, {"label": "Alcohol"}, {"state": "labeled", "label": "Explicit"}):
         for per_page in (24, 96):
@@ -219,7 +220,7 @@ def test_it_refuses_bad_labeling_actions(owner_client, adapter, dataset, data, m
 
 
 def test_it_ignores_images_of_other_adapters(owner_client, owner, adapter, dataset):
-    other = services.create_adapter(user=owner, project=adapter.project, name="other")
+    other = adapter_services.create_adapter(user=owner, project=adapter.project, name="other")
     foreign = add_images(owner, other, 1, start=50)[0]
     response = owner_client.post(action_url(adapter), {"image": [foreign.pk], "action": "safe"}, follow=True)
     assert "Images: select at least one image" in page_text(response)
@@ -245,7 +246,7 @@ def test_annotators_label_viewers_only_look(client, annotator, viewer, adapter, 
 
 
 def test_explicit_images_are_blurred_unless_the_user_turns_it_off(owner_client, owner, adapter, dataset):
-    services.set_labels(user=owner, images=[dataset[5]], add=["Explicit"])
+    datasets.set_labels(user=owner, images=[dataset[5]], add=["Explicit"])
     text = page_text(owner_client.get(labels_url(adapter)))
     assert text.count('class="blurred"') == 1 and "Reveal (Explicit)" in text
     response = owner_client.post(reverse("projects-toggle-blur"), {"next": labels_url(adapter)})
@@ -303,16 +304,16 @@ def test_start_training_is_disabled_and_says_what_is_missing(owner_client, owner
 
 
 def test_dataset_blockers(owner, adapter, settings):
-    assert services.dataset_blockers(adapter) == ["no images yet: add training images"]
+    assert datasets.dataset_blockers(adapter) == ["no images yet: add training images"]
     images = add_images(owner, adapter, 13)
-    services.set_labels(user=owner, images=images, safe=True)
-    assert services.dataset_blockers(adapter) == [
+    datasets.set_labels(user=owner, images=images, safe=True)
+    assert datasets.dataset_blockers(adapter) == [
         "no image has a moderation label yet: label at least one image with a category"
     ]
-    services.set_labels(user=owner, images=images[:5], add=["Alcohol"])
-    assert services.dataset_blockers(adapter) == []
+    datasets.set_labels(user=owner, images=images[:5], add=["Alcohol"])
+    assert datasets.dataset_blockers(adapter) == []
     settings.MODERATION_BACKEND = "aws"
-    assert services.dataset_blockers(adapter) == [
+    assert datasets.dataset_blockers(adapter) == [
         "a test set needs at least 20 images on AWS: autosplit uses 20% of the labeled images, so label at "
         "least 98 (now 13)"
     ]

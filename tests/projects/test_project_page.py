@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from adapters import services as adapter_services
 from moderation.engine.evaluation import evaluate
 from projects import services
 from projects.models import Project
@@ -23,7 +24,7 @@ def test_it_lists_adapters_with_f1_and_improvements(owner_client, owner, adapter
     )
     adapter.evaluation, adapter.f1_score, adapter.base_model_version = doc, 0.5, "7.0"
     adapter.save()
-    services.create_adapter(user=owner, project=adapter.project, name="second")
+    adapter_services.create_adapter(user=owner, project=adapter.project, name="second")
     text = page_text(owner_client.get(reverse("projects-detail", args=[adapter.project_id])))
     for header in (
         "Base model version",

@@ -6,10 +6,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from adapters.datasets import dataset_counts
 from adapters.models import Adapter, Image
 from console.models import AuditEntry
 from projects.models import Project
-from projects.services import dataset_counts
 from tests.bulk_analysis.conftest import finished_job
 from verification import services
 from verification.models import ImageReview, Verification
