@@ -24,7 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from console.backends.base import BackendError
 from rekognition_api import operations, sigv4
 from rekognition_api.models import ApiKey
-from rekognition_api.operations import ApiError
+from rekognition_api.operations.common import ApiError
 from rekognition_api.validation import InputError, check_input
 
 log = logging.getLogger(__name__)

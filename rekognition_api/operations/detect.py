@@ -1,0 +1,48 @@
+"""DetectModerationLabels."""
+
+from __future__ import annotations
+
+from console.access import VIEWER, require_role
+from console.backends.base import BackendError, get_backend
+from rekognition_api.operations.common import ApiError, own_object, usable_adapter
+
+IMAGE_ERRORS = {
+    "InvalidImageFormatException",
+    "ImageTooLargeException",
+    "InvalidS3ObjectException",
+    "InvalidParameterException",
+}
+
+
+def detect_moderation_labels(user, params: dict) -> dict:
+    require_role(user, VIEWER)
+    image = params["Image"]
+    if ("Bytes" in image) == ("S3Object" in image):
+        raise ApiError("InvalidParameterException", "Image: give exactly one of Bytes or S3Object")
+    if "HumanLoopConfig" in params:
+        raise ApiError(
+            "InvalidParameterException",
+            "HumanLoopConfig: human review (Amazon A2I) is not available in this console",
+        )
+    adapter = None
+    if params.get("ProjectVersion"):
+        adapter = usable_adapter(params["ProjectVersion"], "ProjectVersion")
+    source = image["Bytes"] if "Bytes" in image else own_object(image["S3Object"], "Image.S3Object")
+    try:
+        response = get_backend().detect_moderation_labels(
+            image=source,
+            min_confidence=params.get("MinConfidence", 50.0),
+            adapter_arn=adapter.remote_arn if adapter else None,
+        )
+    except BackendError as exc:
+        if exc.code not in IMAGE_ERRORS:
+            raise
+        # Name the field (and the object) the refused image came from.
+        where = "Image.Bytes" if "Bytes" in image else f"Image.S3Object {source.uri}"
+        message = exc.message.removeprefix(source.uri).lstrip(": ") if "S3Object" in image else exc.message
+        raise ApiError(exc.code, f"{where}: {message}") from None
+    response = dict(response)
+    response.pop("ProjectVersion", None)
+    if adapter is not None:
+        response["ProjectVersion"] = adapter.arn
+    return response
