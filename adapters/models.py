@@ -6,7 +6,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from console import arns
-from console.status import GuardedTransitions
+from console.transitions import GuardedTransitions
 from console.validators import (
     validate_adapter_name,
     validate_confidence,

@@ -106,9 +106,9 @@ def finished_job(user, n: int, *, reviewed: int = REVIEWED, seed: int = 0) -> Bu
             )
         Prediction.objects.bulk_create(rows)
     # Finished as a worker finishes it: results manifest, summary, SUCCEEDED.
-    from bulk_analysis import services as bulk
+    from bulk_analysis import runner
 
-    assert bulk.finish_if_done(job), "the bench job did not finish"
+    assert runner.finish_if_done(job=job), "the bench job did not finish"
     verify = list(job.predictions.order_by("line")[:reviewed])
     ImageReview.objects.bulk_create(ImageReview(prediction=p, job=job, user=user) for p in verify)
     Verification.objects.bulk_create(

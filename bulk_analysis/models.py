@@ -1,14 +1,33 @@
+from __future__ import annotations
+
 import uuid
+from typing import Any
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import models
+from django.utils import timezone
 
 from adapters.models import Adapter
-from console.status import GuardedTransitions
+from bulk_analysis import histograms
+from console.backends.base import BackendError
+from console.lib import images, s3, storage
+from console.transitions import GuardedTransitions
 from console.validators import validate_confidence, validate_job_name
+from moderation import manifests
+from moderation.engine import MAX_STORED_BYTES
 
 
 class BulkAnalysisJob(GuardedTransitions, models.Model):
+    """A bulk analysis job. Its states and the verbs that move it (each a guarded conditional
+    UPDATE that returns whether this call made the move, so two workers cannot both):
+
+        CREATED --queue--> QUEUED --start_running--> IN_PROGRESS --succeed--> SUCCEEDED
+        QUEUED or IN_PROGRESS --fail--> FAILED
+
+    bulk_analysis.services queues a job; bulk_analysis.runner runs, finishes and fails it.
+    """
+
     class Status(models.TextChoices):
         CREATED = "CREATED", "Created"
         QUEUED = "QUEUED", "Queued"
@@ -37,7 +56,6 @@ class BulkAnalysisJob(GuardedTransitions, models.Model):
     summary = models.CharField(max_length=1024, blank=True)
     output_prefix = models.CharField(max_length=800, blank=True)
     total_images = models.PositiveIntegerField(default=0)
-    task_id = models.CharField(max_length=64, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -56,6 +74,52 @@ class BulkAnalysisJob(GuardedTransitions, models.Model):
     def is_running(self) -> bool:
         return self.status in self.RUNNING
 
+    @property
+    def folder(self) -> str:
+        """Where the job's files are stored: its images, thumbnails, input manifest and results."""
+        return f"bulk-analysis/{self.pk}"
+
+    @property
+    def images_folder(self) -> str:
+        """The folder of its images and, under it, their thumbnails (console.lib.images.keys)."""
+        return f"{self.folder}/images"
+
+    def queue(self, *, input_manifest: str, total_images: int) -> bool:
+        """CREATED -> QUEUED, with its input manifest frozen."""
+        return self.transition(
+            [self.Status.CREATED],
+            self.Status.QUEUED,
+            total_images=total_images,
+            input_manifest=input_manifest,
+        )
+
+    def start_running(self) -> bool:
+        """QUEUED -> IN_PROGRESS."""
+        return self.transition([self.Status.QUEUED], self.Status.IN_PROGRESS, started_at=timezone.now())
+
+    def succeed(self, *, message: str, **results: Any) -> bool:
+        """IN_PROGRESS -> SUCCEEDED; `results`: output_manifest, summary, histograms."""
+        return self.transition(
+            [self.Status.IN_PROGRESS],
+            self.Status.SUCCEEDED,
+            completed_at=timezone.now(),
+            failure_code="",
+            status_message=message,
+            **results,
+        )
+
+    def fail(self, code: str, message: str, **results: Any) -> bool:
+        """QUEUED or IN_PROGRESS -> FAILED, with FailureDetails' code and message; `results` as
+        for succeed when the job ran to the end and not one image could be analysed."""
+        return self.transition(
+            [self.Status.QUEUED, self.Status.IN_PROGRESS],
+            self.Status.FAILED,
+            completed_at=timezone.now(),
+            failure_code=code[:32],
+            status_message=message,
+            **results,
+        )
+
     def clamp_threshold(self, value) -> float:
         """A threshold asked for in a request: never below the job's minimum confidence (its
         predictions hold nothing under it), on the 0.1 grid its histograms count exactly."""
@@ -64,6 +128,13 @@ class BulkAnalysisJob(GuardedTransitions, models.Model):
         except (TypeError, ValueError):
             threshold = self.min_confidence
         return round(min(100.0, max(self.min_confidence, threshold)), 1)
+
+
+class PredictionQuerySet(models.QuerySet):
+    def histograms(self) -> dict[str, Any]:
+        """These predictions' confidences binned at 0.1 (bulk_analysis.histograms)."""
+        rows = self.order_by().values_list("state", "max_confidence", "top_labels")
+        return histograms.build(rows.iterator(chunk_size=2000))
 
 
 class Prediction(models.Model):
@@ -90,6 +161,8 @@ class Prediction(models.Model):
     # Wall time of this image's analysis: the measured per-image time behind the start page's estimate.
     seconds = models.FloatField(null=True, blank=True)
 
+    objects = PredictionQuerySet.as_manager()
+
     class Meta:
         ordering = ["line"]
         constraints = [
@@ -105,3 +178,29 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job.name} line {self.line}"
+
+    def read_image(self, reader: s3.Reader | None = None) -> bytes:
+        """The bytes of its image, from this console's storage or from S3; BackendError if unreadable."""
+        if self.file:
+            return storage.read_ref(storage.ref_for(self.file), max_bytes=MAX_STORED_BYTES)
+        bucket, key = manifests.parse_s3_uri(self.source_ref)
+        try:
+            return (reader or s3.Reader()).read(bucket, key, max_bytes=MAX_STORED_BYTES)
+        except s3.S3Error as exc:
+            raise BackendError(exc.code, exc.message) from None
+
+    def ensure_thumbnail(self, *, reader: s3.Reader | None = None) -> str:
+        """The storage name of its thumbnail, made (once) from its image if missing.
+
+        BackendError if the image cannot be read, InvalidImage if it is not one.
+        """
+        if self.thumbnail:
+            return self.thumbnail
+        checked = images.check_image(self.read_image(reader))
+        name = images.store_thumbnail(self.job.images_folder, str(self.line), checked)
+        if Prediction.objects.filter(pk=self.pk, thumbnail="").update(thumbnail=name):
+            self.thumbnail = name
+        else:  # made at the same time by someone else: keep theirs
+            default_storage.delete(name)
+            self.refresh_from_db(fields=["thumbnail"])
+        return self.thumbnail

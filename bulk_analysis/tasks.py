@@ -1,4 +1,5 @@
-"""Celery entry points of a bulk analysis job. Thin: the work is in bulk_analysis.services.
+"""Celery entry points of a bulk analysis job. Thin: the work is in bulk_analysis.runner, and
+each task enqueues the Next step the runner names.
 
 Chord-free: run_job fans the job out into units; each unit finishes the job when it finds no
 pending row left; resume_stalled_jobs (every minute, from beat) re-enqueues the units a killed
@@ -7,7 +8,8 @@ worker took with it.
 
 from celery import shared_task
 
-from bulk_analysis import services
+from bulk_analysis import runner
+from bulk_analysis.models import BulkAnalysisJob
 from console.backends.base import BackendError
 
 # Retries of a unit hit by a transient backend error (throttling, a service fault), with
@@ -17,27 +19,28 @@ RETRY_SECONDS = 10
 # How often an AWS bulk job is polled, and for how long (AWS keeps jobs a year; 2 days is plenty).
 POLL_SECONDS = 30
 POLL_ATTEMPTS = 2 * 24 * 3600 // POLL_SECONDS
-# Hard limit of one unit: 100 images (services.MAX_UNIT), even at 15 MB each from S3, take far less.
+# Hard limit of one unit: 100 images (runner.MAX_UNIT), even at 15 MB each from S3, take far less.
 UNIT_TIME_LIMIT = 15 * 60
+
+
+def _enqueue_units(job: BulkAnalysisJob) -> None:
+    for first, last in runner.pending_units(job):
+        run_unit.delay(job.pk, first, last)
 
 
 @shared_task(bind=True, max_retries=UNIT_RETRIES, acks_late=True)
 def run_job(self, job_id: int) -> None:
     """Start a queued job: hand it to the backend's bulk job, or fan it out into units."""
     try:
-        action = services.begin(job_id=job_id)
+        step = runner.begin(job_id=job_id)
     except BackendError as exc:
         if exc.retryable:
             raise self.retry(exc=exc, countdown=RETRY_SECONDS * 2**self.request.retries) from exc
         raise
-    if action == "poll":
+    if step is runner.Next.POLL:
         poll_job.apply_async((job_id,), countdown=POLL_SECONDS)
-    elif action == "units":
-        from bulk_analysis.models import BulkAnalysisJob
-
-        job = BulkAnalysisJob.objects.get(pk=job_id)
-        for first, last in services.pending_units(job):
-            run_unit.delay(job_id, first, last)
+    elif step is runner.Next.UNITS:
+        _enqueue_units(BulkAnalysisJob.objects.get(pk=job_id))
 
 
 @shared_task(bind=True, max_retries=UNIT_RETRIES, acks_late=True, time_limit=UNIT_TIME_LIMIT)
@@ -45,7 +48,7 @@ def run_unit(self, job_id: int, first_line: int, last_line: int) -> None:
     """Analyse one unit of lines. Safe to run twice: rows move pending -> done/failed only once."""
     give_up = self.request.retries >= self.max_retries
     try:
-        services.run_unit(job_id=job_id, first_line=first_line, last_line=last_line, give_up=give_up)
+        runner.run_unit(job_id=job_id, first_line=first_line, last_line=last_line, give_up=give_up)
     except BackendError as exc:  # transient only: permanent errors are recorded per image
         raise self.retry(exc=exc, countdown=RETRY_SECONDS * 2**self.request.retries) from exc
 
@@ -54,14 +57,12 @@ def run_unit(self, job_id: int, first_line: int, last_line: int) -> None:
 def poll_job(self, job_id: int) -> None:
     """Poll the backend's bulk job until it is final, then write its results."""
     try:
-        final = services.poll(job_id=job_id)
+        final = runner.poll(job_id=job_id)
     except BackendError as exc:
         if not exc.retryable:
-            from bulk_analysis.models import BulkAnalysisJob
-
             job = BulkAnalysisJob.objects.filter(pk=job_id).first()
             if job:
-                services.fail_job(job, exc.code, exc.message)
+                runner.fail_job(job=job, code=exc.code, message=exc.message)
             return
         final = False
     if not final:
@@ -69,6 +70,14 @@ def poll_job(self, job_id: int) -> None:
 
 
 @shared_task
-def resume_stalled_jobs(stalled_seconds: float = services.STALL_SECONDS) -> list[int]:
+def resume_stalled_jobs(stalled_seconds: float = runner.STALL_SECONDS) -> list[int]:
     """Periodic (beat): put back the work of running jobs that stopped making progress."""
-    return services.resume_stalled(stalled_seconds=stalled_seconds)
+    stalled = runner.resume_stalled(stalled_seconds=stalled_seconds)
+    for job, step in stalled:
+        if step is runner.Next.START:
+            run_job.delay(job.pk)
+        elif step is runner.Next.POLL:
+            poll_job.delay(job.pk)
+        elif step is runner.Next.UNITS:
+            _enqueue_units(job)
+    return [job.pk for job, _ in stalled]

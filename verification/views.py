@@ -9,9 +9,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from bulk_analysis import histograms
-from bulk_analysis import services as bulk
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from bulk_analysis.views import filtered_predictions
+from bulk_analysis.queries import filtered_predictions, job_histograms
 from console import access
 from console.lib.pagination import CountedPaginator
 from console.models import Profile
@@ -80,7 +79,7 @@ def verify_job(request, pk):
     # The page count from the job's histograms, not a COUNT over its predictions; only the
     # reviewed ones (a reviewer's day, not the job's size) are counted by id.
     count = histograms.matching(
-        bulk.job_histograms(job),
+        job_histograms(job),
         label=label if label in taxonomy.TOP_LEVEL else "",
         flag=flag,
         threshold=threshold,

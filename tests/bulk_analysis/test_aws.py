@@ -7,7 +7,7 @@ from botocore.stub import ANY, Stubber
 from django.urls import reverse
 from moto import mock_aws
 
-from bulk_analysis import services
+from bulk_analysis import runner, services
 from console.backends import base
 from console.backends.aws import AwsBackend
 from console.lib import storage
@@ -75,8 +75,8 @@ def test_it_runs_a_media_analysis_job_and_writes_one_result_per_line(aws, owner,
         "get_media_analysis_job", {**described, "Status": "IN_PROGRESS"}, {"JobId": "aws-job-1"}
     )
 
-    assert services.begin(job_id=job.pk) == "poll"
-    assert services.poll(job_id=job.pk) is False  # still running at AWS
+    assert runner.begin(job_id=job.pk) == "poll"
+    assert runner.poll(job_id=job.pk) is False  # still running at AWS
 
     out = manifests.write_bulk_output([(refs[0], LABELS), (refs[2], {**LABELS, "ModerationLabels": []})])
     s3.put_object(Bucket=BUCKET, Key="out/results.jsonl", Body=out.encode())
@@ -95,7 +95,7 @@ def test_it_runs_a_media_analysis_job_and_writes_one_result_per_line(aws, owner,
         {"JobId": "aws-job-1"},
     )
 
-    assert services.poll(job_id=job.pk) is True
+    assert runner.poll(job_id=job.pk) is True
 
     job.refresh_from_db()
     assert job.status == "SUCCEEDED" and job.backend_job_id == "aws-job-1" and not job.per_image_fallback
@@ -129,8 +129,8 @@ def test_it_fails_the_job_when_aws_fails_it(aws, owner):
         },
     )
 
-    services.begin(job_id=job.pk)
-    services.poll(job_id=job.pk)
+    runner.begin(job_id=job.pk)
+    runner.poll(job_id=job.pk)
 
     job.refresh_from_db()
     assert (job.status, job.failure_code, job.status_message) == (
@@ -156,9 +156,9 @@ def test_it_falls_back_to_one_call_per_image_when_the_account_is_refused(aws, ow
     stub.add_client_error("detect_moderation_labels", "InvalidImageFormatException", "Unsupported image", 400)
     stub.add_response("detect_moderation_labels", {"ModerationLabels": [], "ModerationModelVersion": "7.0"})
 
-    assert services.begin(job_id=job.pk) == "units"
-    for first, last in services.pending_units(job):
-        services.run_unit(job_id=job.pk, first_line=first, last_line=last)
+    assert runner.begin(job_id=job.pk) == "units"
+    for first, last in runner.pending_units(job):
+        runner.run_unit(job_id=job.pk, first_line=first, last_line=last)
 
     job.refresh_from_db()
     assert job.per_image_fallback and job.status == "SUCCEEDED"

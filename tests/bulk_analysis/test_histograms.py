@@ -9,9 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from bulk_analysis import histograms, services
+from bulk_analysis import histograms, queries, runner, services
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from bulk_analysis.views import filtered_predictions
 
 LABELS = ["Alcohol", "Violence", "Explicit"]
 # Values on and next to the bin edges, where rounding instead of flooring would miscount.
@@ -84,7 +83,7 @@ def make_job(owner, tops_list, *, failed=0, min_confidence=5.0) -> BulkAnalysisJ
         for i in range(failed)
     ]
     Prediction.objects.bulk_create(rows)
-    assert services.finish_if_done(job)  # the finalizer stores the histograms
+    assert runner.finish_if_done(job=job)  # the finalizer stores the histograms
     job.refresh_from_db()
     return job
 
@@ -94,11 +93,11 @@ def test_the_pages_count_of_each_filter_is_the_rows_count(owner):
     rng = random.Random(11)
     job = make_job(owner, [random_tops(rng) for _ in range(300)], failed=4)
     binned = job.histograms
-    assert binned == services.compute_histograms(job)
+    assert binned == job.predictions.histograms()
     for threshold in [5, 49.9, 50, 70.1, 100] + [rng.randrange(50, 1001) / 10 for _ in range(10)]:
         for label in ["", *LABELS, "Gambling"]:
             for flag in ["", "flagged", "unflagged", "failed"]:
-                rows = filtered_predictions(job, label=label, flag=flag, threshold=threshold)
+                rows = queries.filtered_predictions(job, label=label, flag=flag, threshold=threshold)
                 for done_only in (False, True):
                     expected = (rows.filter(state=Prediction.State.DONE) if done_only else rows).count()
                     found = histograms.matching(
@@ -119,7 +118,7 @@ def test_the_results_page_counts_a_finished_job_without_reading_its_predictions(
             q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"] and "prediction" in q["sql"]
         ]
         assert not counting, counting
-        rows = filtered_predictions(
+        rows = queries.filtered_predictions(
             job,
             label=params.get("label", ""),
             flag=params.get("flag", ""),
@@ -141,13 +140,13 @@ def test_the_results_page_counts_a_finished_job_without_reading_its_predictions(
 @pytest.mark.django_db
 def test_an_unfinished_job_has_no_histograms_and_a_failed_one_gets_them(owner):
     job = services.create_job(user=owner, name="pending")
-    assert job.histograms is None and services.job_histograms(job)["total"] == 0
+    assert job.histograms is None and queries.job_histograms(job)["total"] == 0
     BulkAnalysisJob.objects.filter(pk=job.pk).update(
         status=BulkAnalysisJob.Status.IN_PROGRESS, total_images=2
     )
     job.refresh_from_db()
     Prediction.objects.bulk_create(Prediction(job=job, line=n, source_ref=f"s3://b/{n}.jpg") for n in (1, 2))
-    assert services.fail_job(job, "ThrottlingException", "the backend refused")
+    assert runner.fail_job(job=job, code="ThrottlingException", message="the backend refused")
     job.refresh_from_db()
     assert (job.histograms["total"], job.histograms["failed"], job.histograms["done"]) == (2, 2, 0)
 

@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from adapters.models import Adapter
-from bulk_analysis import services
+from bulk_analysis import runner, services
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from console.lib import storage
 from console.models import AuditEntry
@@ -215,7 +215,7 @@ def test_it_refuses_running_jobs_to_members_below_manager(client, owner, who, re
 def test_it_shows_results_with_threshold_data_categories_and_downloads(owner, client, viewer):
     job = finished_job(owner, [{"Alcohol": 91.5}, {"Violence": 55.0, "Alcohol": 70.0}, {}], min_confidence=50)
     job.transition(["SUCCEEDED"], "IN_PROGRESS")
-    assert services.finish_if_done(job)
+    assert runner.finish_if_done(job=job)
     client.force_login(viewer)
 
     page = client.get(reverse("bulk-detail", args=[job.pk]), {"threshold": "20"}).content.decode()

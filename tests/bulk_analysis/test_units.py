@@ -3,7 +3,7 @@ bad images failed in place, a unit run twice changes nothing."""
 
 import pytest
 
-from bulk_analysis import services
+from bulk_analysis import runner, services
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from console.lib import storage
 from console.models import ImageEmbedding
@@ -20,7 +20,7 @@ def running_job(owner, files, refs=()):
     if refs:
         services.add_manifest(job=job, data=manifests.write_bulk_input(refs).encode(), name="in.manifest")
     services.start_job(user=owner, job=job)  # not enqueued: the test's transaction never commits
-    assert services.begin(job_id=job.pk) == "units"
+    assert runner.begin(job_id=job.pk) == "units"
     job.refresh_from_db()
     return job
 
@@ -33,9 +33,9 @@ def test_it_records_one_result_per_image_and_fails_bad_ones_in_place(owner):
         [*photos, ("copy.jpg", photos[1][1])],
         [storage.uri_for(truncated), storage.uri_for("elsewhere/missing.jpg")],
     )
-    assert services.pending_units(job) == [(1, 25)]
+    assert runner.pending_units(job) == [(1, 25)]
 
-    services.run_unit(job_id=job.pk, first_line=1, last_line=25)
+    runner.run_unit(job_id=job.pk, first_line=1, last_line=25)
 
     job.refresh_from_db()
     assert job.status == BulkAnalysisJob.Status.SUCCEEDED, job.status_message
@@ -57,7 +57,7 @@ def test_it_records_one_result_per_image_and_fails_bad_ones_in_place(owner):
     # A redelivered unit finds nothing pending and changes nothing.
     before = list(job.predictions.order_by("line").values_list("state", "finished_at", "response"))
     BulkAnalysisJob.objects.filter(pk=job.pk).update(status=BulkAnalysisJob.Status.IN_PROGRESS)
-    services.run_unit(job_id=job.pk, first_line=1, last_line=25)
+    runner.run_unit(job_id=job.pk, first_line=1, last_line=25)
     assert list(job.predictions.order_by("line").values_list("state", "finished_at", "response")) == before
 
 
@@ -68,7 +68,7 @@ def test_it_leaves_a_row_another_copy_of_the_unit_has_done_as_it_is(owner):
         state=Prediction.State.DONE, response={"ModerationLabels": []}, max_confidence=0.0
     )
 
-    services.run_unit(job_id=job.pk, first_line=1, last_line=25)
+    runner.run_unit(job_id=job.pk, first_line=1, last_line=25)
 
     rows = list(job.predictions.order_by("line").values_list("state", "response"))
     assert [state for state, _ in rows] == ["done"] * 3
@@ -88,8 +88,8 @@ def test_it_splits_a_job_into_units_of_25_to_100_images(owner, total, size, unit
     BulkAnalysisJob.objects.filter(pk=job.pk).update(total_images=total)
     job.refresh_from_db()
 
-    assert services.unit_size(job) == size
-    pending = services.pending_units(job)
+    assert runner.unit_size(job) == size
+    pending = runner.pending_units(job)
     assert len(pending) == units and pending[0] == (1, size) and pending[-1][1] >= total
     job.predictions.filter(line__lte=size).update(state=Prediction.State.DONE)
-    assert services.pending_units(job) == pending[1:]
+    assert runner.pending_units(job) == pending[1:]

@@ -432,7 +432,6 @@ def test_s3_is_read_only_through_the_configured_endpoint(
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     settings.AWS_S3_ENDPOINT_URL = "http://objects.internal.example:9000"
     assert s3.client().meta.endpoint_url == settings.AWS_S3_ENDPOINT_URL
-    assert bulk._s3().meta.endpoint_url == settings.AWS_S3_ENDPOINT_URL
     adapter = world["adapter"]
     before = snapshot()
     response = owner_client.post(

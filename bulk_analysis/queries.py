@@ -1,0 +1,157 @@
+"""What the bulk analysis pages read: the job list, a job's progress and histograms, and the
+results grid with its filters (the verify page filters the same way)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, F, Q, QuerySet
+from django.utils.html import json_script
+
+from bulk_analysis import histograms
+from bulk_analysis.models import BulkAnalysisJob, Prediction
+from console.lib.pagination import CountedPaginator
+from moderation import taxonomy
+
+GRID_PAGE = 60  # images per page of the job's grid
+
+
+def jobs_with_counts() -> QuerySet[BulkAnalysisJob]:
+    """Every job, newest first, with its number of images and of flagged images (the list page)."""
+    return (
+        BulkAnalysisJob.objects.select_related("adapter__project")
+        .annotate(
+            flagged=Count(
+                "predictions",
+                filter=Q(
+                    predictions__state=Prediction.State.DONE,
+                    predictions__max_confidence__gte=F("min_confidence"),
+                    predictions__max_confidence__gt=0,
+                ),
+            ),
+            images=Count("predictions"),
+        )
+        .order_by("-created_at")
+    )
+
+
+# ---------------------------------------------------------------- progress and histograms
+
+
+def progress(job: BulkAnalysisJob) -> dict[str, int]:
+    """Done, failed and pending counts (COUNT queries on the state index)."""
+    counts = job.predictions.aggregate(
+        total=Count("pk"),
+        done=Count("pk", filter=Q(state=Prediction.State.DONE)),
+        failed=Count("pk", filter=Q(state=Prediction.State.FAILED)),
+    )
+    counts["finished"] = counts["done"] + counts["failed"]
+    counts["pending"] = counts["total"] - counts["finished"]
+    counts["percent"] = round(100 * counts["finished"] / counts["total"]) if counts["total"] else 0
+    return counts
+
+
+def job_histograms(job: BulkAnalysisJob) -> dict[str, Any]:
+    """The histograms stored when the job finished; computed from the rows while it has none."""
+    return job.histograms if job.histograms is not None else job.predictions.histograms()
+
+
+def finished_progress(binned: dict[str, Any]) -> dict[str, int]:
+    """progress() of a finished job, from its histograms instead of a COUNT over its predictions."""
+    total, done, failed = binned["total"], binned["done"], binned["failed"]
+    finished = done + failed
+    return {
+        "total": total,
+        "done": done,
+        "failed": failed,
+        "finished": finished,
+        "pending": total - finished,
+        "percent": round(100 * finished / total) if total else 0,
+    }
+
+
+def job_progress(job: BulkAnalysisJob) -> tuple[dict[str, Any] | None, dict[str, int]]:
+    """(histograms or None while it runs, progress) of a job. A finished job reads its stored
+    histograms: no query over its predictions for the counts."""
+    binned = None if job.is_running else job_histograms(job)
+    return binned, finished_progress(binned) if binned else progress(job)
+
+
+# ---------------------------------------------------------------- the results grid
+
+
+def filtered_predictions(
+    job: BulkAnalysisJob, *, label: str, flag: str, threshold: float
+) -> QuerySet[Prediction]:
+    """The job's predictions the results filters match (histograms.matching counts them)."""
+    rows = job.predictions.all()
+    if label in taxonomy.TOP_LEVEL:
+        rows = rows.filter(**{f"top_labels__{label}__gte": threshold})
+    if flag == "flagged":
+        rows = rows.filter(state=Prediction.State.DONE, max_confidence__gte=threshold, max_confidence__gt=0)
+    elif flag == "unflagged":
+        rows = rows.filter(state=Prediction.State.DONE).filter(
+            Q(max_confidence__lt=threshold) | Q(max_confidence=0)
+        )
+    elif flag == "failed":
+        rows = rows.filter(state=Prediction.State.FAILED)
+    return rows
+
+
+def slider_data(job: BulkAnalysisJob, binned: dict[str, Any]) -> dict[str, Any]:
+    """What static/js/bulk.js counts from: the histograms, labels in taxonomy order (1,001 bins
+    each, so the page weighs the same at 1,000 or 50,000 images)."""
+    return {
+        "min": job.min_confidence,
+        "done": binned["done"],
+        "max": binned["max"],
+        "labels": list(taxonomy.TOP_LEVEL),
+        "conf": [binned["labels"].get(name) for name in taxonomy.TOP_LEVEL],  # null: no image has it
+    }
+
+
+def results(
+    job: BulkAnalysisJob,
+    binned: dict[str, Any],
+    *,
+    threshold: float,
+    label: str,
+    flag: str,
+    page: str | None,
+    blur: bool,
+) -> dict[str, Any]:
+    """The finished job's results: counts at the threshold, per-label bars and one page of cards."""
+    counts = histograms.counts_at(binned, threshold, taxonomy.TOP_LEVEL)
+    rows = filtered_predictions(job, label=label, flag=flag, threshold=threshold).order_by("line")
+    known = histograms.matching(
+        binned,
+        label=label if label in taxonomy.TOP_LEVEL else "",
+        flag=flag,
+        threshold=threshold,
+        done_only=False,
+    )
+    grid = CountedPaginator(rows, GRID_PAGE, count=known).get_page(page)
+    peak = max([n for _, n in counts["per_label"]] + [1])
+    return {
+        "threshold": threshold,
+        "label": label,
+        "flag": flag,
+        "threshold_script": json_script(slider_data(job, binned), "threshold-data"),
+        "counts": counts,
+        "bars": [(name, n, round(100 * n / peak)) for name, n in counts["per_label"]],
+        "page": grid,
+        "cards": [card(p, threshold) for p in grid],  # chips for this page's predictions only
+        "failed": binned["failed"],
+        "blur": blur,
+    }
+
+
+def card(prediction: Prediction, threshold: float) -> dict[str, Any]:
+    """One image of the results grid: its labels by confidence, those shown at the threshold."""
+    tops = sorted(prediction.top_labels.items(), key=lambda item: -item[1])
+    return {
+        "p": prediction,
+        "labels": tops,
+        "shown": [(n, c) for n, c in tops if c >= threshold],
+        "explicit": taxonomy.BLURRED_TOP_LEVEL in prediction.top_labels,
+    }
