@@ -1,125 +1,25 @@
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotModified, JsonResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
-from adapters import performance, services, snippets
-from adapters.forms import TrainForm
-from adapters.models import Adapter
+from adapters import datasets, queries, services, uploads
+from adapters.forms import AddImagesForm, LabelForm, TrainForm
+from adapters.models import Image
 from console import access
-from console.backends.base import get_backend
-from console.lib import storage
-from moderation import manifests
-from moderation.engine.evaluation import fn_improvement, fp_improvement
+from moderation import taxonomy
+from moderation.manifests import ManifestError
 
-TABS = [
-    ("performance", "Adapter performance"),
-    ("labels", "Per label performance"),
-    ("test", "Test images"),
-    ("training", "Training images"),
-    ("tags", "Tags"),
-    ("details", "Details"),
-    ("use", "Use adapter"),
-]
-MAX_LISTED_IMAGES = 500  # the test and training image tabs list at most this many rows
-
-
-def _float(value, default=None):
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _training_images(adapter: Adapter) -> list[dict]:
-    """The frozen training manifest's images, or the dataset's while it is a draft."""
-    if adapter.training_manifest and default_storage.exists(adapter.training_manifest):
-        with default_storage.open(adapter.training_manifest, "rb") as fh:
-            lines = manifests.read_groundtruth(fh.read(), name=adapter.training_manifest)
-        return [
-            {"name": line.key.rsplit("/", 1)[-1], "uri": line.uri, "labels": line.labels} for line in lines
-        ]
-    images = adapter.images.training().prefetch_related("labels")[:MAX_LISTED_IMAGES]
-    return [
-        {
-            "name": image.original_name,
-            "uri": storage.uri_for(image.file),
-            "labels": image.label_names,
-            "state": image.label_state,
-        }
-        for image in images
-    ]
-
-
-def _with_thumbnails(adapter: Adapter, rows: list[dict]) -> list[dict]:
-    """Give each row whose image is still in the adapter's dataset the id its thumbnail is served by."""
-    prefix = f"s3://{storage.bucket()}/"
-    keys = [row["uri"][len(prefix) :] for row in rows if row["uri"].startswith(prefix)]
-    ids = dict(adapter.images.filter(file__in=keys).values_list("file", "pk"))
-    for row in rows:
-        row["image_id"] = ids.get(row["uri"][len(prefix) :])
-    return rows
-
-
-def _context(request, adapter: Adapter) -> dict:
-    tab = request.GET.get("tab", "performance")
-    if tab not in dict(TABS):
-        tab = "performance"
-    doc = adapter.evaluation
-    ctx = {"adapter": adapter, "tabs": TABS, "tab": tab, "has_results": bool(doc)}
-    if doc:
-        labels = performance.labels_of(doc)
-        threshold = performance.nearest_threshold(doc, _float(request.GET.get("threshold")))
-        label = request.GET.get("label", performance.ALL)
-        if label not in labels:
-            label = performance.ALL
-        table = performance.counts_by_threshold(doc)
-        at = table[threshold]
-        ctx.update(
-            labels=labels,
-            label=label,
-            threshold=threshold,
-            thresholds=performance.thresholds(doc),
-            slider=performance.slider_data(doc),
-            summary=performance.summary(at[label]),
-            fp_improvement=fp_improvement(doc),
-            fn_improvement=fn_improvement(doc),
-            per_label=[{"label": name, **performance.summary(at[name])} for name in labels if name in at],
-            recommendations=[r for r in (performance.recommend(doc, name) for name in labels) if r],
-            charts=[{"label": name, **performance.chart(doc, name)} for name in labels],
-            details=doc.get("EvaluationDetails") or {},
-        )
-        if tab == "test":
-            rows = performance.test_rows(adapter.test_results or [], labels, threshold)
-            flipped_only = request.GET.get("flipped") == "1"
-            ctx.update(
-                test_rows=_with_thumbnails(
-                    adapter, [r for r in rows if r["flipped"] or not flipped_only][:MAX_LISTED_IMAGES]
-                ),
-                flipped_only=flipped_only,
-                flipped_count=sum(r["flipped"] for r in rows),
-                test_count=len(rows),
-            )
-    if tab == "training":
-        ctx["training_images"] = _with_thumbnails(adapter, _training_images(adapter)[:MAX_LISTED_IMAGES])
-    if tab == "use":
-        args = {
-            "adapter_arn": adapter.remote_arn,
-            "region": settings.AWS_REGION,
-            "bucket": storage.bucket(),
-            "key": "image-name.jpg",
-            "endpoint_url": get_backend().snippet_endpoint_url,
-        }
-        ctx.update(cli_snippet=snippets.cli_snippet(**args), python_snippet=snippets.python_snippet(**args))
-    return ctx
+# ---------------------------------------------------------------- the adapter page, training, deletion
 
 
 def adapter_detail(request, pk):
     """The adapter page; htmx polls the same view for the body while training runs."""
     adapter = access.get_adapter(request.user, pk)
-    ctx = _context(request, adapter)
+    ctx = queries.adapter_page(adapter=adapter, params=request.GET)
     if request.htmx:
         return render(request, "adapters/_body.html", ctx)
     return render(request, "adapters/detail.html", ctx)
@@ -168,3 +68,168 @@ def delete_adapter(request, pk):
         messages.success(request, f"Adapter {adapter.name} deleted.")
         return redirect("projects-detail", project.pk)
     return render(request, "adapters/delete.html", {"adapter": adapter})
+
+
+# ---------------------------------------------------------------- the dataset: images
+
+
+def _adapter(request, pk, adapter_pk, role):
+    """An adapter addressed under its project (the dataset pages' URLs)."""
+    adapter = access.get_adapter(request.user, adapter_pk, role)
+    if adapter.project_id != pk:
+        raise Http404("No such adapter in this project")
+    return adapter
+
+
+def add_images(request, pk, adapter_pk):
+    """Add images to an adapter's dataset: upload, manifest or S3 prefix, and a test manifest."""
+    adapter = _adapter(request, pk, adapter_pk, access.MANAGER)
+    initial = {"source": "upload", "test_data": "keep"}
+    context = {"adapter": adapter}
+    if request.method != "POST":
+        return render(
+            request, "projects/add_images.html", {**context, "form": AddImagesForm(initial=initial)}
+        )
+    too_many = uploads.too_many_files(request)
+    form = AddImagesForm(request.POST, request.FILES, initial=initial)
+    context["form"] = form
+    if too_many:
+        form.is_valid()
+        form.add_error(None, uploads.TOO_MANY)
+    elif form.is_valid():
+        sources = form.sources()
+        try:
+            report = datasets.add_images(
+                user=request.user, adapter=adapter, files=uploads.uploaded_files(request, form), **sources
+            )
+        except ManifestError as exc:
+            uploads.add_manifest_error(form, exc, sources)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return uploads.import_response(request, adapter, report)
+    return uploads.errors_response(request, form, "projects/add_images.html", context)
+
+
+@require_POST
+def upload_images(request, pk, adapter_pk):
+    """One batch of files from the browser (at most 30); JSON with each file's outcome."""
+    adapter = _adapter(request, pk, adapter_pk, access.MANAGER)
+    if uploads.too_many_files(request):
+        return JsonResponse(
+            {"error": f"Images: send at most {uploads.UPLOAD_BATCH} files per request"}, status=400
+        )
+    files = request.FILES.getlist("files")
+    if not files:
+        return JsonResponse({"error": "Images: no files were sent"}, status=400)
+    if len(files) > uploads.UPLOAD_BATCH:
+        return JsonResponse(
+            {"error": f"Images: send at most {uploads.UPLOAD_BATCH} files per request"}, status=400
+        )
+    try:
+        report = datasets.import_files(
+            user=request.user, adapter=adapter, files=[(f.name, f.read()) for f in files]
+        )
+    except ValidationError as exc:
+        return JsonResponse({"error": " ".join(exc.messages)}, status=400)
+    return JsonResponse(report.as_json())
+
+
+def _serve(request, image_pk, field):
+    image = get_object_or_404(Image.objects.only("pk", "file", "thumbnail", "format", "sha256"), pk=image_pk)
+    access.require_role(request.user, access.VIEWER)
+    name = getattr(image, field)
+    if not name:
+        raise Http404("This image has no thumbnail")
+    etag = f'"{image.sha256}-{field}"'
+    if request.headers.get("If-None-Match") == etag:
+        response = HttpResponseNotModified()
+    else:
+        try:
+            fh = default_storage.open(name, "rb")
+        except OSError:
+            raise Http404("The stored file is missing") from None
+        content_type = "image/png" if field == "file" and image.format == "PNG" else "image/jpeg"
+        response = FileResponse(fh, content_type=content_type)
+    # Stored files never change under a name: browsers may keep them, but not shared caches.
+    response["Cache-Control"] = "private, max-age=86400"
+    response["ETag"] = etag
+    return response
+
+
+def image_thumbnail(request, image_pk):
+    return _serve(request, image_pk, "thumbnail")
+
+
+def image_file(request, image_pk):
+    return _serve(request, image_pk, "file")
+
+
+def download_manifest(request, pk, adapter_pk):
+    adapter = _adapter(request, pk, adapter_pk, access.VIEWER)
+    split = "test" if request.GET.get("split") == "test" else "train"
+    response = HttpResponse(
+        datasets.export_manifest(adapter=adapter, split=split), content_type="application/x-ndjson"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{adapter.name}-{split}.manifest"'
+    return response
+
+
+# ---------------------------------------------------------------- the dataset: assign labels
+
+
+def assign_labels(request, pk, adapter_pk):
+    """Assign labels to images: the grid, its filters and counts. htmx gets the workspace only."""
+    adapter = _adapter(request, pk, adapter_pk, access.VIEWER)
+    if request.htmx:
+        context = queries.labeling_workspace(user=request.user, adapter=adapter, params=request.GET)
+        return render(request, "projects/_workspace.html", context)
+    context = queries.labeling_page(user=request.user, adapter=adapter, params=request.GET)
+    return render(request, "projects/labels.html", context)
+
+
+ACTIONS_DONE = {"add": "labeled", "remove": "updated", "safe": "marked safe", "set": "labeled"}
+
+
+@require_POST
+def label_images(request, pk, adapter_pk):
+    """One labeling action on the selected images, or on every image matching the filter.
+
+    htmx (the page's script) gets the refreshed workspace back; a plain form post is redirected.
+    """
+    adapter = _adapter(request, pk, adapter_pk, access.ANNOTATOR)
+    form = LabelForm(request.POST)
+    q = request.POST.get("q", "")
+    notice = error = ""
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["all_matching"]:
+            images, _ = queries.filtered_images(adapter, QueryDict(q))
+        else:
+            images = Image.objects.filter(adapter=adapter, split=Image.Split.TRAIN, pk__in=data["image"])
+        labels = data["label"]
+        kwargs = {
+            "add": {"add": labels},
+            "remove": {"remove": labels},
+            "safe": {"safe": True},
+            # The per-image picker: exactly the checked labels.
+            "set": {"add": labels, "remove": [n for n in taxonomy.TOP_LEVEL if n not in labels]},
+        }[data["action"]]
+        try:
+            n = datasets.set_labels(user=request.user, images=images, **kwargs)
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        else:
+            notice = f"{n} image{'s' if n != 1 else ''} {ACTIONS_DONE[data['action']]}."
+    else:
+        error = " ".join(uploads.form_messages(form))
+    if request.htmx:
+        context = queries.labeling_workspace(user=request.user, adapter=adapter, params=QueryDict(q))
+        context.update(notice=notice, error=error)
+        return render(request, "projects/_workspace.html", context, status=400 if error else 200)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, notice)
+    base = reverse("projects-labels", args=[pk, adapter.pk])
+    return redirect(f"{base}?{q}" if q else base)

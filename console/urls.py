@@ -13,8 +13,9 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("projects/", include("projects.urls")),
-    path("adapters/", include("adapters.urls")),
+    # Each app's pages at the paths its urls.py spells out (a dataset's pages are under projects/).
+    path("", include("projects.urls")),
+    path("", include("adapters.urls")),
     path("bulk-analysis/", include("bulk_analysis.urls")),
     path("verify/", include("verification.urls")),
     path("", include("rekognition_api.urls")),

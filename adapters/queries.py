@@ -1,0 +1,269 @@
+"""Read models for the adapters' pages: the labeling workspace and the adapter page."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db.models import Exists, OuterRef, Prefetch
+from django.http import QueryDict
+from django.urls import reverse
+
+from adapters import performance, snippets
+from adapters.datasets import EDITABLE, dataset_blockers, dataset_counts
+from adapters.models import Adapter, Image, ImageLabel
+from console import access
+from console.backends.base import get_backend
+from console.lib import storage
+from console.lib.pagination import CountedPaginator
+from console.models import Profile
+from moderation import manifests, taxonomy
+from moderation.engine.evaluation import fn_improvement, fp_improvement
+
+PAGE_SIZES = (24, 48, 96, 200)
+STATE_FILTERS = [
+    ("", "All images"),
+    ("unlabeled", "Unlabeled"),
+    ("labeled", "Labeled"),
+    ("safe", "No moderation label (safe)"),
+]
+TABS = [
+    ("performance", "Adapter performance"),
+    ("labels", "Per label performance"),
+    ("test", "Test images"),
+    ("training", "Training images"),
+    ("tags", "Tags"),
+    ("details", "Details"),
+    ("use", "Use adapter"),
+]
+MAX_LISTED_IMAGES = 500  # the test and training image tabs list at most this many rows
+
+
+# ---------------------------------------------------------------- assign labels
+
+
+def filtered_images(adapter: Adapter, params) -> tuple:
+    """The grid's images for a filter (query parameters), and the filter as applied."""
+    images = Image.objects.filter(adapter=adapter, split=Image.Split.TRAIN)
+    state = params.get("state", "")
+    label = params.get("label", "")
+    if state == "labeled":
+        images = images.exclude(label_state=Image.LabelState.UNLABELED)
+    elif state in (Image.LabelState.UNLABELED, Image.LabelState.SAFE):
+        images = images.filter(label_state=state)
+    else:
+        state = ""
+    if label in taxonomy.TOP_LEVEL:
+        images = images.filter(Exists(ImageLabel.objects.filter(image=OuterRef("pk"), name=label)))
+    else:
+        label = ""
+    return images, {"state": state, "label": label}
+
+
+def _filtered_count(applied: dict, counts: dict, per_label: dict) -> int:
+    """How many training images a filter matches, from the counters.
+
+    A label is only ever on a labeled image (set_labels and the imports keep it so), so an
+    unlabeled or safe image never matches a label filter.
+    """
+    if not applied["label"]:
+        return counts[applied["state"]]
+    if applied["state"] in ("", "labeled"):
+        return per_label.get(applied["label"], 0)
+    return 0
+
+
+def labeling_workspace(*, user, adapter: Adapter, params) -> dict:
+    """Everything the grid shows, in a constant number of queries whatever the page size.
+
+    Every count (facets, pagination, blockers) comes from the dataset counters, one query:
+    the page costs the same at 1,000 or 50,000 images.
+    """
+    images, applied = filtered_images(adapter, params)
+    dataset = dataset_counts(adapter)  # query 1
+    train = Image.Split.TRAIN
+    counts = {value: dataset.get((train, f"state:{value}"), 0) for value in Image.LabelState.values}
+    counts[""] = sum(counts.values())
+    counts["total"] = counts[""]
+    counts["labeled"] = counts[""] - counts[Image.LabelState.UNLABELED]
+    per_label = {name: dataset.get((train, f"label:{name}"), 0) for name in taxonomy.TOP_LEVEL}
+    order = {name: i for i, name in enumerate(taxonomy.TOP_LEVEL)}
+    most_used = sorted(taxonomy.TOP_LEVEL, key=lambda n: (-per_label.get(n, 0), order[n]))[:9]
+    try:
+        per_page = int(params.get("per_page", PAGE_SIZES[1]))
+    except ValueError:
+        per_page = PAGE_SIZES[1]
+    per_page = per_page if per_page in PAGE_SIZES else PAGE_SIZES[1]
+    # Queries 2-3: one page of images with only the columns the grid needs, and their labels in
+    # one prefetch; the page count comes from the counters, not a COUNT over the dataset.
+    page_images = (
+        images.only("pk", "thumbnail", "original_name", "label_state", "width", "height")
+        .prefetch_related(Prefetch("labels", queryset=ImageLabel.objects.only("pk", "image_id", "name")))
+        .order_by("pk")
+    )
+    total = _filtered_count(applied, counts, per_label)
+    page = CountedPaginator(page_images, per_page, count=total).get_page(params.get("page"))
+    blur = Profile.for_user(user).blur_explicit  # query 4
+    cards = []
+    for image in page.object_list:
+        names = sorted((label.name for label in image.labels.all()), key=order.get)
+        cards.append(
+            {
+                "image": image,
+                "labels": names,
+                "blurred": blur and taxonomy.BLURRED_TOP_LEVEL in names,
+            }
+        )
+    query = QueryDict(mutable=True)
+    for key in ("state", "label"):
+        if applied[key]:
+            query[key] = applied[key]
+    if per_page != PAGE_SIZES[1]:
+        query["per_page"] = per_page
+    here = query.copy()
+    if page.number > 1:
+        here["page"] = page.number
+    base = reverse("projects-labels", args=[adapter.project_id, adapter.pk])
+    query_string = query.urlencode()
+    return {
+        "adapter": adapter,
+        "project": adapter.project,
+        "applied": applied,
+        "counts": counts,
+        "state_filters": [
+            (value, name, counts[value], _filter_url(base, query_string, state=value))
+            for value, name in STATE_FILTERS
+        ],
+        "label_filters": [
+            (name, per_label.get(name, 0), _filter_url(base, query_string, label=name))
+            for name in taxonomy.TOP_LEVEL
+        ],
+        "most_used": most_used,
+        "page": page,
+        "cards": cards,
+        "per_page": per_page,
+        "page_sizes": PAGE_SIZES,
+        "query": query_string,
+        "here": here.urlencode(),
+        "top_level": taxonomy.TOP_LEVEL,
+        "blur": blur,
+        "can_label": access.has_role(user, access.ANNOTATOR),
+        "editable": adapter.status in EDITABLE,
+        "dataset_counts": dataset,
+        "base_url": base,
+    }
+
+
+def _filter_url(base, query, **changes) -> str:
+    q = QueryDict(query, mutable=True)
+    q.pop("page", None)
+    for key, value in changes.items():
+        if value:
+            q[key] = value
+        else:
+            q.pop(key, None)
+    return f"{base}?{q.urlencode()}" if q else base
+
+
+def labeling_page(*, user, adapter: Adapter, params) -> dict:
+    """The Assign labels page: the workspace, what blocks training, and the way to train."""
+    context = labeling_workspace(user=user, adapter=adapter, params=params)
+    context["train_url"] = reverse("adapters-train", args=[adapter.pk])
+    # dataset_blockers on the counters, not adapters.services.training_blockers: that one reads the
+    # whole dataset (seconds at 50,000 images); the training page still checks it before training.
+    context["blockers"] = dataset_blockers(adapter, counts=context["dataset_counts"])
+    context["can_manage"] = access.has_role(user, access.MANAGER)
+    return context
+
+
+# ---------------------------------------------------------------- the adapter page
+
+
+def _float(value, default=None):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _training_images(adapter: Adapter) -> list[dict]:
+    """The frozen training manifest's images, or the dataset's while it is a draft."""
+    if adapter.training_manifest and default_storage.exists(adapter.training_manifest):
+        with default_storage.open(adapter.training_manifest, "rb") as fh:
+            lines = manifests.read_groundtruth(fh.read(), name=adapter.training_manifest)
+        return [
+            {"name": line.key.rsplit("/", 1)[-1], "uri": line.uri, "labels": line.labels} for line in lines
+        ]
+    images = adapter.images.training().prefetch_related("labels")[:MAX_LISTED_IMAGES]
+    return [
+        {
+            "name": image.original_name,
+            "uri": storage.uri_for(image.file),
+            "labels": image.label_names,
+            "state": image.label_state,
+        }
+        for image in images
+    ]
+
+
+def _with_thumbnails(adapter: Adapter, rows: list[dict]) -> list[dict]:
+    """Give each row whose image is still in the adapter's dataset the id its thumbnail is served by."""
+    prefix = f"s3://{storage.bucket()}/"
+    keys = [row["uri"][len(prefix) :] for row in rows if row["uri"].startswith(prefix)]
+    ids = dict(adapter.images.filter(file__in=keys).values_list("file", "pk"))
+    for row in rows:
+        row["image_id"] = ids.get(row["uri"][len(prefix) :])
+    return rows
+
+
+def adapter_page(*, adapter: Adapter, params) -> dict:
+    """The adapter page: its tabs, and the selected one's content at the chosen threshold and label."""
+    tab = params.get("tab", "performance")
+    if tab not in dict(TABS):
+        tab = "performance"
+    doc = adapter.evaluation
+    ctx = {"adapter": adapter, "tabs": TABS, "tab": tab, "has_results": bool(doc)}
+    if doc:
+        labels = performance.labels_of(doc)
+        threshold = performance.nearest_threshold(doc, _float(params.get("threshold")))
+        label = params.get("label", performance.ALL)
+        if label not in labels:
+            label = performance.ALL
+        table = performance.counts_by_threshold(doc)
+        at = table[threshold]
+        ctx.update(
+            labels=labels,
+            label=label,
+            threshold=threshold,
+            thresholds=performance.thresholds(doc),
+            slider=performance.slider_data(doc),
+            summary=performance.summary(at[label]),
+            fp_improvement=fp_improvement(doc),
+            fn_improvement=fn_improvement(doc),
+            per_label=[{"label": name, **performance.summary(at[name])} for name in labels if name in at],
+            recommendations=[r for r in (performance.recommend(doc, name) for name in labels) if r],
+            charts=[{"label": name, **performance.chart(doc, name)} for name in labels],
+            details=doc.get("EvaluationDetails") or {},
+        )
+        if tab == "test":
+            rows = performance.test_rows(adapter.test_results or [], labels, threshold)
+            flipped_only = params.get("flipped") == "1"
+            ctx.update(
+                test_rows=_with_thumbnails(
+                    adapter, [r for r in rows if r["flipped"] or not flipped_only][:MAX_LISTED_IMAGES]
+                ),
+                flipped_only=flipped_only,
+                flipped_count=sum(r["flipped"] for r in rows),
+                test_count=len(rows),
+            )
+    if tab == "training":
+        ctx["training_images"] = _with_thumbnails(adapter, _training_images(adapter)[:MAX_LISTED_IMAGES])
+    if tab == "use":
+        args = {
+            "adapter_arn": adapter.remote_arn,
+            "region": settings.AWS_REGION,
+            "bucket": storage.bucket(),
+            "key": "image-name.jpg",
+            "endpoint_url": get_backend().snippet_endpoint_url,
+        }
+        ctx.update(cli_snippet=snippets.cli_snippet(**args), python_snippet=snippets.python_snippet(**args))
+    return ctx
