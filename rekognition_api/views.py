@@ -24,7 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from console.backends.base import BackendError
 from rekognition_api import operations, sigv4
 from rekognition_api.models import ApiKey
-from rekognition_api.operations.common import ApiError
+from rekognition_api.operations.common import ApiError, service_error
 from rekognition_api.validation import InputError, check_input
 
 log = logging.getLogger(__name__)
@@ -129,8 +129,9 @@ def rekognition(request):
         return _error(exc.code, exc.message, exc.status)
     except PermissionDenied as exc:
         return _error("AccessDeniedException", f"Your API key's user may not do this: {exc}")
-    except ValidationError as exc:
-        return _error("InvalidParameterException", "; ".join(exc.messages))
+    except ValidationError as exc:  # a service's refusal the operation left to the common mapping
+        error = service_error(exc)
+        return _error(error.code, error.message, error.status)
     except BackendError as exc:
         if exc.retryable:
             return _error(

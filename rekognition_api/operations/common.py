@@ -40,6 +40,29 @@ def messages(exc: ValidationError) -> str:
     return "; ".join(exc.messages)
 
 
+# AWS's error for each code the services give a refusal (a ValidationError); an operation that
+# answers one otherwise says so where it calls the service.
+SERVICE_ERRORS = {
+    "exists": "ResourceInUseException",  # CreateProject, CreateProjectVersion: the name is taken
+    "in_use": "ResourceInUseException",
+    "not_found": "ResourceNotFoundException",
+    "invalid": "InvalidParameterException",
+    "limit": "LimitExceededException",
+    "not_ready": "InvalidParameterException",
+}
+
+
+def service_error(
+    exc: ValidationError, *, where: str = "", default: str = "InvalidParameterException", **codes: str
+) -> ApiError:
+    """The ApiError for a service's refusal, with its message after `where` (the request field it is
+    about): AWS's code for its code from `codes`, else SERVICE_ERRORS, else `default`."""
+    # Several messages (or a form's errors) have no code of their own: the first coded one decides.
+    code = next((error.code for error in getattr(exc, "error_list", []) if error.code), "")
+    aws_code = codes.get(code) or SERVICE_ERRORS.get(code, default)
+    return ApiError(aws_code, f"{where}: {messages(exc)}" if where else messages(exc))
+
+
 # Lookups ------------------------------------------------------------------------------------
 
 

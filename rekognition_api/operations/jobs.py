@@ -12,17 +12,16 @@ from bulk_analysis.models import BulkAnalysisJob
 from console.access import MANAGER, VIEWER, require_role
 from console.backends.base import get_backend
 from console.lib import storage
-from moderation.manifests import ManifestError
 from rekognition_api.models import ApiRequest
 from rekognition_api.operations.common import (
     ApiError,
     digest,
     echo,
-    messages,
     own_output_bucket,
     page,
     read_object,
     s3_object,
+    service_error,
     usable_adapter,
 )
 
@@ -69,31 +68,33 @@ def _start_job(user, params: dict, token: str, params_sha256: str) -> str:
     data = read_object(params["Input"]["S3Object"], "Input.S3Object")
     name = params.get("JobName") or f"api-job-{uuid.uuid4().hex[:8]}"
     manifest_name = params["Input"]["S3Object"]["Name"]
-    try:
-        with transaction.atomic():
-            job = services.create_job(
-                user=user, name=name, adapter=adapter, min_confidence=config.get("MinConfidence", 50.0)
-            )
-            try:
-                services.add_manifest(job=job, data=data, name=manifest_name)
-            except (ManifestError, ValidationError) as exc:
-                text = str(exc) if isinstance(exc, ManifestError) else messages(exc)
-                raise ApiError("InvalidManifestException", f"Input.S3Object: {text}") from None
-            job = services.start_job(user=user, job=job)
-            ApiRequest.objects.create(
-                user=user,
-                operation="StartMediaAnalysisJob",
-                client_token=token,
-                params_sha256=params_sha256,
-                resource_id=job.job_id,
-                request={
-                    key: params[key]
-                    for key in ("Input", "OutputConfig", "KmsKeyId", "OperationsConfig")
-                    if key in params
-                },
-            )
-    except ValidationError as exc:
-        raise ApiError("InvalidParameterException", messages(exc)) from None
+    with transaction.atomic():
+        job = services.create_job(
+            user=user, name=name, adapter=adapter, min_confidence=config.get("MinConfidence", 50.0)
+        )
+        try:
+            services.add_manifest(job=job, data=data, name=manifest_name)
+        except ValidationError as exc:  # bad lines and too many images alike (spec 1.7)
+            raise service_error(
+                exc,
+                where="Input.S3Object",
+                default="InvalidManifestException",
+                invalid="InvalidManifestException",
+                limit="InvalidManifestException",
+            ) from None
+        job = services.start_job(user=user, job=job)
+        ApiRequest.objects.create(
+            user=user,
+            operation="StartMediaAnalysisJob",
+            client_token=token,
+            params_sha256=params_sha256,
+            resource_id=job.job_id,
+            request={
+                key: params[key]
+                for key in ("Input", "OutputConfig", "KmsKeyId", "OperationsConfig")
+                if key in params
+            },
+        )
     return str(job.job_id)
 
 

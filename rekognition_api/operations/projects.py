@@ -7,7 +7,14 @@ from django.core.exceptions import ValidationError
 from console.access import MANAGER, VIEWER, require_role
 from projects import services
 from projects.models import Project
-from rekognition_api.operations.common import FEATURE, ApiError, check_tags, messages, page, project_by_arn
+from rekognition_api.operations.common import (
+    FEATURE,
+    ApiError,
+    check_tags,
+    page,
+    project_by_arn,
+    service_error,
+)
 
 
 def create_project(user, params: dict) -> dict:
@@ -22,16 +29,13 @@ def create_project(user, params: dict) -> dict:
     if Project.objects.filter(name=name).exists():
         raise ApiError("ResourceInUseException", f"ProjectName: a project named {name!r} already exists")
     check_tags(params.get("Tags", {}))
-    try:
-        project = services.create_project(
-            user=user,
-            name=name,
-            description="",
-            auto_update=params.get("AutoUpdate", "DISABLED") == "ENABLED",
-            tags=params.get("Tags", {}),
-        )
-    except ValidationError as exc:
-        raise ApiError("InvalidParameterException", messages(exc)) from None
+    project = services.create_project(
+        user=user,
+        name=name,
+        description="",
+        auto_update=params.get("AutoUpdate", "DISABLED") == "ENABLED",
+        tags=params.get("Tags", {}),
+    )
     return {"ProjectArn": project.arn}
 
 
@@ -75,6 +79,6 @@ def delete_project(user, params: dict) -> dict:
         )
     try:
         services.delete_project(user=user, project=project)
-    except ValidationError as exc:
-        raise ApiError("ResourceInUseException", messages(exc)) from None
+    except ValidationError as exc:  # every refusal of a deletion, the backend's too, is "in use"
+        raise service_error(exc, default="ResourceInUseException") from None
     return {"Status": "DELETING"}

@@ -19,12 +19,12 @@ from rekognition_api.operations.common import (
     check_tags,
     digest,
     echo,
-    messages,
     own_output_bucket,
     page,
     project_by_arn,
     read_object,
     s3_object,
+    service_error,
 )
 
 
@@ -55,7 +55,7 @@ def _import(*, user, adapter: Adapter, manifests: list[dict], field: str, split:
         except ManifestError as exc:
             raise ApiError("InvalidParameterException", f"{where}: {exc}") from None
         except ValidationError as exc:
-            raise ApiError("InvalidParameterException", f"{where}: {messages(exc)}") from None
+            raise service_error(exc, where=where) from None
         added.extend(report.added)
         if report.failed:
             problems = "; ".join(f"{name}: {reason}" for name, reason in report.failed[:20])
@@ -139,10 +139,7 @@ def create_project_version(user, params: dict) -> dict:
                     if key in params
                 },
             )
-    except ValidationError as exc:
-        _delete_files(added)
-        raise ApiError("InvalidParameterException", messages(exc)) from None
-    except BaseException:
+    except BaseException:  # the service's refusals go on to the common mapping
         _delete_files(added)
         raise
     return {"ProjectVersionArn": adapter.arn}
@@ -234,6 +231,6 @@ def delete_project_version(user, params: dict) -> dict:
         )
     try:
         services.delete_adapter(user=user, adapter=adapter)
-    except ValidationError as exc:
-        raise ApiError("ResourceInUseException", messages(exc)) from None
+    except ValidationError as exc:  # every refusal of a deletion, the backend's too, is "in use"
+        raise service_error(exc, default="ResourceInUseException") from None
     return {"Status": "DELETING"}
