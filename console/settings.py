@@ -204,7 +204,12 @@ WHITENOISE_USE_FINDERS = True
 # Moderation backend: the offline local engine, or Amazon Rekognition.
 MODERATION_BACKEND = env_choice("MODERATION_BACKEND", "local", ("local", "aws"))
 LOCAL_ENGINE_THREADS = env_int("LOCAL_ENGINE_THREADS", 2)
-LOCAL_MODEL_VERSION = env_str("LOCAL_MODEL_VERSION", "7.0")
+# 8.x: the four networks of base model v2; 7.x: v1 (NudeNet and open_nsfw) for adapters that must not change.
+LOCAL_MODEL_VERSION = env_str("LOCAL_MODEL_VERSION", "8.0")
+# NudeNet's model file is AGPL-3.0: false runs v2 without it (README, "Model files and their licences").
+LOCAL_ENGINE_NUDENET = env_bool("LOCAL_ENGINE_NUDENET", True)
+# false: every network in float32 (int8 runs the networks that keep their answers quantized).
+LOCAL_ENGINE_INT8 = env_bool("LOCAL_ENGINE_INT8", True)
 # The URL shown in the Use adapter snippets for the Rekognition-compatible API.
 CONSOLE_API_URL = env_str("CONSOLE_API_URL", "http://127.0.0.1:8000/rekognition/")
 

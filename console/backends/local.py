@@ -56,18 +56,40 @@ READ_AHEAD_BYTES = 64 * 1024 * 1024
 
 logger = logging.getLogger(__name__)
 
-_engine: Engine | None = None
+_engines: dict[tuple, Engine] = {}
 _engine_lock = threading.Lock()
 _heads: dict[str, heads.AdapterHead] = {}
 
 
+def _engine_settings() -> tuple[str, bool, bool]:
+    return settings.LOCAL_MODEL_VERSION, settings.LOCAL_ENGINE_NUDENET, settings.LOCAL_ENGINE_INT8
+
+
 def engine() -> Engine:
-    """The process's one Engine; its networks load on first use."""
-    global _engine
+    """The process's Engine for the settings (one per process in practice); its networks load
+    on first use. Converted and quantized models are cached in the data folder's models/."""
+    key = _engine_settings()
     with _engine_lock:
-        if _engine is None:
-            _engine = Engine(threads=getattr(settings, "LOCAL_ENGINE_THREADS", 2))
-        return _engine
+        if key not in _engines:
+            version, nudenet, int8 = key
+            try:
+                _engines[key] = Engine(
+                    threads=settings.LOCAL_ENGINE_THREADS,
+                    model_dir=settings.DATA_DIR / "models",
+                    version=version,
+                    detector=nudenet,
+                    int8=int8,
+                )
+            except EngineError as exc:
+                raise BackendError(exc.code, f"LOCAL_MODEL_VERSION: {exc.message}", retryable=False) from None
+        return _engines[key]
+
+
+def embedding_version() -> str:
+    """What ImageEmbedding rows are keyed by: the base model version, and how its networks ran
+    (without NudeNet, in float32 for all), since those change the stored labels and vectors."""
+    version, nudenet, int8 = _engine_settings()
+    return version + ("" if nudenet else "-nudenet") + ("" if int8 else "-float32")
 
 
 def adapter_dir(adapter_arn: str) -> str:
@@ -158,7 +180,7 @@ class LocalBackend(ModerationBackend):
 
     @property
     def base_model_version(self) -> str:
-        return getattr(settings, "LOCAL_MODEL_VERSION", "7.0")
+        return settings.LOCAL_MODEL_VERSION
 
     # Base model, with the embedding cache
 
@@ -180,7 +202,7 @@ class LocalBackend(ModerationBackend):
         """The stored (embedding, base labels) of the images among shas analysed before: one query."""
         from console.models import ImageEmbedding
 
-        rows = ImageEmbedding.objects.filter(sha256__in=set(shas), model_version=self.base_model_version)
+        rows = ImageEmbedding.objects.filter(sha256__in=set(shas), model_version=embedding_version())
         return {
             sha: (np.frombuffer(bytes(vector), dtype="<f4").copy(), labels)
             for sha, vector, labels in rows.values_list("sha256", "vector", "base_labels")
@@ -194,7 +216,7 @@ class LocalBackend(ModerationBackend):
             [
                 ImageEmbedding(
                     sha256=a.sha256,
-                    model_version=self.base_model_version,
+                    model_version=embedding_version(),
                     vector=a.embedding.astype("<f4").tobytes(),
                     base_labels=a.labels,
                 )
@@ -262,6 +284,7 @@ class LocalBackend(ModerationBackend):
                 [labels for _, labels in train_rows],
                 [e.labels for e in training],
                 base_model_version=version,
+                feature_set=heads.FEATURE_SET_V2 if engine().v2 else heads.DEFAULT_FEATURE_SET,
             )
         except EngineError as exc:
             raise _as_backend_error(exc, "training set") from None

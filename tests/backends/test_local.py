@@ -53,7 +53,7 @@ def test_it_trains_evaluates_and_serves_an_adapter(symbol_entries, settings):
     status = backend.start_training(spec=make_spec(symbol_entries))
 
     assert status.status == "TRAINING_COMPLETED"
-    assert status.base_model_version == "7.0"
+    assert status.base_model_version == "8.0"
     doc = status.evaluation
     assert doc["EvaluationDetails"]["Labels"] == [LABEL]
     assert doc["EvaluationDetails"]["NumberOfTrainingImages"] == 32
@@ -84,18 +84,18 @@ def test_it_trains_evaluates_and_serves_an_adapter(symbol_entries, settings):
         image=positive.image, min_confidence=0, adapter_arn=ADAPTER_ARN
     )
     assert response["ProjectVersion"] == ADAPTER_ARN
-    assert response["ModerationModelVersion"] == "7.0"
+    assert response["ModerationModelVersion"] == "8.0"
     assert LABEL in {label["Name"] for label in response["ModerationLabels"]}
     assert ImageEmbedding.objects.count() == 40  # reused, not recomputed
 
     # A new base model version deprecates the adapter, which keeps answering until it expires.
-    settings.LOCAL_MODEL_VERSION = "7.1"
+    settings.LOCAL_MODEL_VERSION = "8.1"
     response = backend.detect_moderation_labels(
         image=positive.image, min_confidence=0, adapter_arn=ADAPTER_ARN
     )
-    assert response["ModerationModelVersion"] == "7.1" and response["ProjectVersion"] == ADAPTER_ARN
+    assert response["ModerationModelVersion"] == "8.1" and response["ProjectVersion"] == ADAPTER_ARN
     assert LABEL in {label["Name"] for label in response["ModerationLabels"]}
-    settings.LOCAL_MODEL_VERSION = "7.0"
+    settings.LOCAL_MODEL_VERSION = "8.0"
 
     backend.delete_adapter(adapter_arn=ADAPTER_ARN)
     assert not default_storage.exists("projects/p/v1/output/evaluation.json")
@@ -107,7 +107,7 @@ def test_it_trains_evaluates_and_serves_an_adapter(symbol_entries, settings):
 @pytest.mark.django_db
 def test_it_flags_no_benign_photo_without_an_adapter(files):
     response = LocalBackend().detect_moderation_labels(image=photo_bytes("skimage.data", "astronaut.png"))
-    assert response == {"ModerationLabels": [], "ModerationModelVersion": "7.0", "ContentTypes": []}
+    assert response == {"ModerationLabels": [], "ModerationModelVersion": "8.0", "ContentTypes": []}
 
 
 @pytest.mark.django_db
@@ -177,7 +177,7 @@ def test_it_analyses_many_images_in_order_as_one_by_one_would(files, monkeypatch
     # One embedding per content: the copy was analysed once, the cached one not again.
     assert ImageEmbedding.objects.count() == 5
     assert len(many) == len(refs)
-    assert many[0] == many[2] and many[0]["ModerationModelVersion"] == "7.0"
+    assert many[0] == many[2] and many[0]["ModerationModelVersion"] == "8.0"
     assert isinstance(many[4], BackendError) and many[4].code == "InvalidImageFormatException"
     assert many[4].message.startswith(refs[4].uri) and not many[4].retryable
     assert isinstance(many[-1], BackendError) and many[-1].code == "InvalidS3ObjectException"
@@ -210,7 +210,7 @@ def test_it_stops_when_closed_keeping_what_it_analysed(files):
     first = next(outcomes)
     outcomes.close()
 
-    assert first["ModerationModelVersion"] == "7.0"
+    assert first["ModerationModelVersion"] == "8.0"
     # The image in the networks finished; the queued one was dropped; nothing is left running.
     assert 0 < ImageEmbedding.objects.count() < 6
     assert not [t for t in threading.enumerate() if t.name.startswith("engine")]

@@ -47,7 +47,7 @@ def test_it_records_one_result_per_image_and_fails_bad_ones_in_place(owner):
     done = list(job.predictions.filter(state="done").order_by("line"))
     assert all(p.seconds is not None and p.seconds >= 0 and p.finished_at for p in done)
     assert done[1].response == done[4].response  # the copy: the same answer
-    assert all(p.response["ModerationModelVersion"] == "7.0" for p in done)
+    assert all(p.response["ModerationModelVersion"] == "8.0" for p in done)
     failed = job.predictions.get(line=6)
     assert failed.error_message.startswith(storage.uri_for(truncated))
     assert ImageEmbedding.objects.count() == 4  # the copy was analysed once
@@ -73,7 +73,7 @@ def test_it_leaves_a_row_another_copy_of_the_unit_has_done_as_it_is(owner):
     rows = list(job.predictions.order_by("line").values_list("state", "response"))
     assert [state for state, _ in rows] == ["done"] * 3
     assert rows[1][1] == {"ModerationLabels": []}  # kept: the row left pending once only
-    assert rows[0][1]["ModerationModelVersion"] == "7.0"
+    assert rows[0][1]["ModerationModelVersion"] == "8.0"
 
 
 @pytest.mark.parametrize(

@@ -43,9 +43,9 @@ def test_it_runs_a_bulk_job_on_the_local_engine_in_a_real_worker(owner, celery_w
 
     assert_one_result_per_image(job, 30)
     job.refresh_from_db()
-    assert job.started_at and job.completed_at and job.base_model_version == "7.0"
+    assert job.started_at and job.completed_at and job.base_model_version == "8.0"
     assert all(
-        p.seconds is not None and p.response["ModerationModelVersion"] == "7.0" for p in job.predictions.all()
+        p.seconds is not None and p.response["ModerationModelVersion"] == "8.0" for p in job.predictions.all()
     )
 
 

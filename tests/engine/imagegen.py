@@ -105,3 +105,28 @@ def symbol_set(photos, n: int, seed: int) -> list[tuple[bytes, list[str]]]:
             _draw_symbol(img, rng, positive)
         out.append((to_jpeg(img), [LABEL] if positive else []))
     return out
+
+
+def plain_synthetics() -> list[tuple[str, bytes]]:
+    """Plain pictures no moderation label should ever fire on: flat colours, gradients, noise, shapes."""
+    out = []
+    for name, colour in [
+        ("black", (0, 0, 0)),
+        ("white", (255, 255, 255)),
+        ("red", (200, 30, 30)),
+        ("green", (30, 180, 60)),
+        ("skin", (224, 172, 140)),
+        ("grey", (128, 128, 128)),
+    ]:
+        out.append((name, to_jpeg(Image.new("RGB", (240, 200), colour))))
+    out.append(("gradient", to_jpeg(Image.linear_gradient("L").convert("RGB").resize((300, 220)))))
+    rng = random.Random(0)
+    noise = Image.frombytes("RGB", (256, 256), bytes(rng.randrange(256) for _ in range(256 * 256 * 3)))
+    out.append(("noise", to_jpeg(noise)))
+    shapes = Image.new("RGB", (320, 240), (240, 240, 235))
+    draw = ImageDraw.Draw(shapes)
+    draw.ellipse((30, 30, 150, 150), fill=(200, 40, 40))
+    draw.rectangle((170, 60, 300, 200), fill=(40, 60, 200))
+    draw.line((0, 230, 320, 10), fill=(20, 20, 20), width=6)
+    out.append(("shapes", to_jpeg(shapes)))
+    return out

@@ -6,17 +6,20 @@ from moderation.engine import Engine
 from moderation.engine.networks import EMBEDDING_DIM, nms
 from moderation.engine.taxonomy_map import base_confidences, expand
 
-from .imagegen import BENIGN_PHOTOS, photo_bytes
+from .imagegen import BENIGN_PHOTOS, photo_bytes, plain_synthetics
 
 
 def test_it_loads_no_model_until_first_use():
     engine = Engine(threads=1)
-    assert engine._detector is None and engine._nsfw is None
+    assert engine._sessions == {}
 
 
-@pytest.mark.parametrize("package,name", BENIGN_PHOTOS)
-def test_it_flags_no_bundled_photo_at_confidence_50(engine, package, name):
-    analysis = engine.analyze(photo_bytes(package, name))
+@pytest.mark.parametrize(
+    "package,name", BENIGN_PHOTOS + [("synthetic", name) for name, _ in plain_synthetics()]
+)
+def test_it_flags_no_bundled_photo_or_plain_picture_at_confidence_50(engine, package, name):
+    data = dict(plain_synthetics())[name] if package == "synthetic" else photo_bytes(package, name)
+    analysis = engine.analyze(data)
     assert [label for label in analysis.labels if label["Confidence"] >= 50] == []
     assert analysis.embedding.dtype == np.float32 and analysis.embedding.shape == (EMBEDDING_DIM,)
     assert np.isfinite(analysis.embedding).all()

@@ -16,7 +16,8 @@ from .imagegen import TRAIN_PHOTOS, photo_bytes, symbol_set
 def same(a, b):
     assert (a.sha256, a.width, a.height, a.nsfw) == (b.sha256, b.width, b.height, b.nsfw)
     assert a.labels == b.labels and a.detections == b.detections
-    assert np.array_equal(a.embedding, b.embedding) and np.array_equal(a.detector_max, b.detector_max)
+    for field in ("embedding", "detector_max", "safety", "imagenet"):
+        assert np.array_equal(getattr(a, field), getattr(b, field))
 
 
 def test_it_gives_what_analyze_gives_in_two_steps(engine):
@@ -27,8 +28,12 @@ def test_it_gives_what_analyze_gives_in_two_steps(engine):
         prepared = engine.prepare(data)
         assert isinstance(prepared, Prepared)
         assert prepared.sha256 == hashlib.sha256(data).hexdigest()
-        assert prepared.detector_input.shape == (1, 3, 320, 320)
-        assert prepared.nsfw_input.shape == (1, 224, 224, 3)
+        assert {name: x.shape for name, x in prepared.inputs.items()} == {
+            "detector": (1, 3, 320, 320),
+            "nsfw": (1, 224, 224, 3),
+            "lite2": (1, 3, 260, 260),
+            "safety": (1, 3, 224, 224),
+        }
         same(engine.infer(prepared), engine.analyze(data))
 
 
