@@ -20,12 +20,6 @@ from rekognition_api.models import ApiRequest
 FEATURE = "CONTENT_MODERATION"
 PAGINATION_SALT = "rekognition_api.pagination"
 PAGINATION_MAX_AGE = 24 * 3600  # a NextToken is good for a day
-NOT_READY = {
-    Adapter.Status.DRAFT: "has not been trained yet",
-    Adapter.Status.TRAINING_IN_PROGRESS: "is still training",
-    Adapter.Status.TRAINING_FAILED: "failed to train",
-    Adapter.Status.DELETING: "is being deleted",
-}
 
 
 class ApiError(Exception):
@@ -80,17 +74,11 @@ def adapter_by_arn(arn: str, field: str = "ProjectVersionArn") -> Adapter:
     return adapter
 
 
-def usable_adapter(arn: str, field: str) -> Adapter | None:
-    """The adapter to apply, None when it EXPIRED (the base model answers), or an error."""
+def adapter_to_apply(arn: str, field: str) -> Adapter | None:
+    """The adapter a ProjectVersion names, or None when it EXPIRED: AWS then answers with the base
+    model (spec 1.5)."""
     adapter = adapter_by_arn(arn, field)
-    if adapter.status == Adapter.Status.EXPIRED:
-        return None
-    if adapter.status in NOT_READY:
-        raise ApiError(
-            "ResourceNotReadyException",
-            f"{field}: adapter {arn} {NOT_READY[adapter.status]} ({adapter.status})",
-        )
-    return adapter
+    return None if adapter.status == Adapter.Status.EXPIRED else adapter
 
 
 # S3Object addressing ------------------------------------------------------------------------

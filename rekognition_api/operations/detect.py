@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from adapters.models import Adapter
 from console.access import VIEWER, require_role
 from console.backends.base import BackendError, get_backend
-from rekognition_api.operations.common import ApiError, own_object, usable_adapter
+from rekognition_api.operations.common import ApiError, adapter_to_apply, own_object
+
+# Adapters that cannot answer yet: DetectModerationLabels calls the backend with no service between
+# that would refuse them.
+NOT_READY = {
+    Adapter.Status.DRAFT: "has not been trained yet",
+    Adapter.Status.TRAINING_IN_PROGRESS: "is still training",
+    Adapter.Status.TRAINING_FAILED: "failed to train",
+    Adapter.Status.DELETING: "is being deleted",
+}
 
 IMAGE_ERRORS = {
     "InvalidImageFormatException",
@@ -26,7 +36,12 @@ def detect_moderation_labels(user, params: dict) -> dict:
         )
     adapter = None
     if params.get("ProjectVersion"):
-        adapter = usable_adapter(params["ProjectVersion"], "ProjectVersion")
+        adapter = adapter_to_apply(params["ProjectVersion"], "ProjectVersion")
+    if adapter is not None and adapter.status in NOT_READY:
+        raise ApiError(
+            "ResourceNotReadyException",
+            f"ProjectVersion: adapter {params['ProjectVersion']} {NOT_READY[adapter.status]} ({adapter.status})",
+        )
     source = image["Bytes"] if "Bytes" in image else own_object(image["S3Object"], "Image.S3Object")
     try:
         response = get_backend().detect_moderation_labels(

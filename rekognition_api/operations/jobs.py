@@ -15,6 +15,7 @@ from console.lib import storage
 from rekognition_api.models import ApiRequest
 from rekognition_api.operations.common import (
     ApiError,
+    adapter_to_apply,
     digest,
     echo,
     own_output_bucket,
@@ -22,7 +23,6 @@ from rekognition_api.operations.common import (
     read_object,
     s3_object,
     service_error,
-    usable_adapter,
 )
 
 
@@ -62,18 +62,21 @@ def _start_job(user, params: dict, token: str, params_sha256: str) -> str:
     own_output_bucket(params["OutputConfig"]["S3Bucket"], "OutputConfig.S3Bucket")
     adapter = None
     if config.get("ProjectVersion"):
-        adapter = usable_adapter(
+        adapter = adapter_to_apply(
             config["ProjectVersion"], "OperationsConfig.DetectModerationLabels.ProjectVersion"
         )
-    data = read_object(params["Input"]["S3Object"], "Input.S3Object")
     name = params.get("JobName") or f"api-job-{uuid.uuid4().hex[:8]}"
-    manifest_name = params["Input"]["S3Object"]["Name"]
+    manifest = params["Input"]["S3Object"]
     with transaction.atomic():
-        job = services.create_job(
-            user=user, name=name, adapter=adapter, min_confidence=config.get("MinConfidence", 50.0)
-        )
         try:
-            services.add_manifest(job=job, data=data, name=manifest_name)
+            job = services.create_job(
+                user=user, name=name, adapter=adapter, min_confidence=config.get("MinConfidence", 50.0)
+            )
+        except ValidationError as exc:  # an adapter that is not trained, or no longer (spec 1.7)
+            raise service_error(exc, not_ready="ResourceNotReadyException") from None
+        data = read_object(manifest, "Input.S3Object")
+        try:
+            services.add_manifest(job=job, data=data, name=manifest["Name"])
         except ValidationError as exc:  # bad lines and too many images alike (spec 1.7)
             raise service_error(
                 exc,
