@@ -6,9 +6,18 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test test-stack compose-config deploy-check lint format bench system-deps migrate check
 
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# What the console needs to run (`make run`); the test tools go on top of it (`make test`), so
+# `make test` after `make run` only adds them.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
@@ -17,8 +26,8 @@ migrate: $(VENV)/.installed
 
 run: migrate
 	$(PY) manage.py ensure_admin
-	@echo "Console at http://127.0.0.1:8000 (Ctrl-C stops the web server and the worker)"
-	VENV=$(VENV) scripts/run-embedded
+	@echo "Console at http://$(HOST):$(PORT) (Ctrl-C stops the web server and the worker)"
+	HOST=$(HOST) PORT=$(PORT) VENV=$(VENV) scripts/run-embedded
 
 # Debian packages the tests need: Chromium for the browser tests, redis-server for the tests
 # that restart a broker mid-job. The servers of the production stack for the second run
@@ -31,13 +40,13 @@ system-deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
 
 # Style, the layer contracts of pyproject.toml (import-linter), and types (mypy with django-stubs).
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-logo
 	DATA_DIR=$$(mktemp -d) $(VENV)/bin/mypy
 
-format: $(VENV)/.installed
+format: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
@@ -48,7 +57,7 @@ check: $(VENV)/.installed
 COMPOSE = $(shell $(PY) -c "import compose, pathlib; print(pathlib.Path(compose.__file__).parent / 'docker-compose')" 2>/dev/null)
 
 # docker-compose.yml is valid (no Docker engine needed).
-compose-config: $(VENV)/.installed
+compose-config: $(VENV)/.installed-test
 	$(COMPOSE) -f docker-compose.yml config -q
 
 # `check --deploy` is clean with the production settings.
@@ -58,14 +67,14 @@ deploy-check: $(VENV)/.installed
 		$(PY) manage.py check --deploy --fail-level WARNING
 
 # The suite against PostgreSQL, Redis and S3 (moto_server), as the production stack runs.
-test-stack: $(VENV)/.installed system-deps
+test-stack: $(VENV)/.installed-test system-deps
 	VENV=$(VENV) scripts/test-stack
 
 # Lint, migrations, the stack's checks, then the suite twice: on the embedded default
 # (SQLite, files on disk, filesystem broker) and on the production stack's servers.
-test: $(VENV)/.installed system-deps lint check compose-config deploy-check
+test: $(VENV)/.installed-test system-deps lint check compose-config deploy-check
 	DATA_DIR=$$(mktemp -d) $(VENV)/bin/pytest
 	VENV=$(VENV) scripts/test-stack
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-test
 	$(PY) bench/run.py

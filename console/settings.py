@@ -284,10 +284,26 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+
+def _not_kombu_default_hostname(record) -> bool:
+    # kombu warns "No hostname was supplied. Reverting to default 'localhost'" on every connection
+    # to a URL without a host; the filesystem:// broker has no host to give: nothing to act on.
+    return not record.getMessage().startswith("No hostname was supplied")
+
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "kombu_default_hostname": {
+            "()": "django.utils.log.CallbackFilter",
+            "callback": _not_kombu_default_hostname,
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"kombu.connection": {"filters": ["kombu_default_hostname"]}}
+    if CELERY_BROKER_URL == "filesystem://"
+    else {},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 
