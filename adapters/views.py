@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from adapters import datasets, queries, services, uploads
 from adapters.forms import AddImagesForm, LabelForm, TrainForm
-from adapters.models import Image
+from adapters.models import Adapter, Image
 from console import access
 from moderation import taxonomy
 from moderation.manifests import ManifestError
@@ -16,9 +16,13 @@ from moderation.manifests import ManifestError
 # ---------------------------------------------------------------- the adapter page, training, deletion
 
 
+def _get_adapter(request, pk, role=access.VIEWER) -> Adapter:
+    return access.get_or_404(request.user, Adapter.objects.select_related("project"), pk, role)
+
+
 def adapter_detail(request, pk):
     """The adapter page; htmx polls the same view for the body while training runs."""
-    adapter = access.get_adapter(request.user, pk)
+    adapter = _get_adapter(request, pk)
     ctx = queries.adapter_page(adapter=adapter, params=request.GET)
     if request.htmx:
         return render(request, "adapters/_body.html", ctx)
@@ -27,7 +31,7 @@ def adapter_detail(request, pk):
 
 @require_http_methods(["GET", "POST"])
 def train_adapter(request, pk):
-    adapter = access.get_adapter(request.user, pk, access.MANAGER)
+    adapter = _get_adapter(request, pk, access.MANAGER)
     blockers = services.training_blockers(adapter)
     form = TrainForm(request.POST or None, initial={"confidence_threshold": adapter.confidence_threshold})
     if request.method == "POST" and form.is_valid():
@@ -56,7 +60,7 @@ def train_adapter(request, pk):
 
 @require_http_methods(["GET", "POST"])
 def delete_adapter(request, pk):
-    adapter = access.get_adapter(request.user, pk, access.MANAGER)
+    adapter = _get_adapter(request, pk, access.MANAGER)
     if request.method == "POST":
         project = adapter.project
         try:
@@ -73,9 +77,9 @@ def delete_adapter(request, pk):
 # ---------------------------------------------------------------- the dataset: images
 
 
-def _adapter(request, pk, adapter_pk, role):
+def _adapter_in_project(request, pk, adapter_pk, role):
     """An adapter addressed under its project (the dataset pages' URLs)."""
-    adapter = access.get_adapter(request.user, adapter_pk, role)
+    adapter = _get_adapter(request, adapter_pk, role)
     if adapter.project_id != pk:
         raise Http404("No such adapter in this project")
     return adapter
@@ -83,7 +87,7 @@ def _adapter(request, pk, adapter_pk, role):
 
 def add_images(request, pk, adapter_pk):
     """Add images to an adapter's dataset: upload, manifest or S3 prefix, and a test manifest."""
-    adapter = _adapter(request, pk, adapter_pk, access.MANAGER)
+    adapter = _adapter_in_project(request, pk, adapter_pk, access.MANAGER)
     initial = {"source": "upload", "test_data": "keep"}
     context = {"adapter": adapter}
     if request.method != "POST":
@@ -114,7 +118,7 @@ def add_images(request, pk, adapter_pk):
 @require_POST
 def upload_images(request, pk, adapter_pk):
     """One batch of files from the browser (at most 30); JSON with each file's outcome."""
-    adapter = _adapter(request, pk, adapter_pk, access.MANAGER)
+    adapter = _adapter_in_project(request, pk, adapter_pk, access.MANAGER)
     if uploads.too_many_files(request):
         return JsonResponse(
             {"error": f"Images: send at most {uploads.UPLOAD_BATCH} files per request"}, status=400
@@ -166,7 +170,7 @@ def image_file(request, image_pk):
 
 
 def download_manifest(request, pk, adapter_pk):
-    adapter = _adapter(request, pk, adapter_pk, access.VIEWER)
+    adapter = _adapter_in_project(request, pk, adapter_pk, access.VIEWER)
     split = "test" if request.GET.get("split") == "test" else "train"
     response = HttpResponse(
         datasets.export_manifest(adapter=adapter, split=split), content_type="application/x-ndjson"
@@ -180,7 +184,7 @@ def download_manifest(request, pk, adapter_pk):
 
 def assign_labels(request, pk, adapter_pk):
     """Assign labels to images: the grid, its filters and counts. htmx gets the workspace only."""
-    adapter = _adapter(request, pk, adapter_pk, access.VIEWER)
+    adapter = _adapter_in_project(request, pk, adapter_pk, access.VIEWER)
     if request.htmx:
         context = queries.labeling_workspace(user=request.user, adapter=adapter, params=request.GET)
         return render(request, "projects/_workspace.html", context)
@@ -197,7 +201,7 @@ def label_images(request, pk, adapter_pk):
 
     htmx (the page's script) gets the refreshed workspace back; a plain form post is redirected.
     """
-    adapter = _adapter(request, pk, adapter_pk, access.ANNOTATOR)
+    adapter = _adapter_in_project(request, pk, adapter_pk, access.ANNOTATOR)
     form = LabelForm(request.POST)
     q = request.POST.get("q", "")
     notice = error = ""

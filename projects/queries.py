@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from django.db.models import Count
+from django.db.models import Count, Prefetch, QuerySet
 
+from adapters.models import Adapter
 from moderation.engine.evaluation import fn_improvement, fp_improvement
 from projects.models import Project
+
+
+def projects_with_adapters() -> QuerySet[Project]:
+    """The home page: every project, newest first, with its adapters (newest first) in one prefetch."""
+    return Project.objects.prefetch_related(
+        Prefetch("adapters", queryset=Adapter.objects.order_by("-created_at"))
+    ).order_by("-created_at")
 
 
 def _improvement(fn, adapter):

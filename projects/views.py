@@ -9,8 +9,17 @@ from console import access
 from moderation.manifests import ManifestError
 from projects import queries, services
 from projects.forms import ProjectForm
+from projects.models import Project
 
-# ---------------------------------------------------------------- projects
+
+def _get_project(request, pk, role=access.VIEWER) -> Project:
+    return access.get_or_404(request.user, Project.objects.all(), pk, role)
+
+
+def home(request):
+    """The Custom Moderation landing page: projects, their adapters and statuses."""
+    access.require_role(request.user, access.VIEWER)
+    return render(request, "console/home.html", {"projects": queries.projects_with_adapters()})
 
 
 def new_project(request):
@@ -52,7 +61,7 @@ def new_project(request):
 
 
 def project_detail(request, pk):
-    project = access.get_project(request.user, pk)
+    project = _get_project(request, pk)
     rows = queries.adapter_rows(project)
     return render(
         request,
@@ -63,7 +72,7 @@ def project_detail(request, pk):
 
 @require_POST
 def delete_project(request, pk):
-    project = access.get_project(request.user, pk, access.MANAGER)
+    project = _get_project(request, pk, access.MANAGER)
     try:
         services.delete_project(user=request.user, project=project)
     except ValidationError as exc:
