@@ -58,6 +58,27 @@ def train_adapter(request, pk):
     )
 
 
+@require_POST
+def retrain_adapter(request, pk):
+    """One click on a deprecated or expired adapter: a new version trained on its frozen dataset."""
+    adapter = _get_adapter(request, pk, access.MANAGER)
+    if (
+        adapter.status not in (Adapter.Status.DEPRECATED, Adapter.Status.EXPIRED)
+        or not adapter.training_manifest
+    ):
+        messages.error(
+            request, "Only a deprecated or expired adapter with a frozen dataset can be retrained."
+        )
+        return redirect("adapters-detail", adapter.pk)
+    try:
+        new = services.retrain_frozen(adapter)
+    except (ValidationError, OSError) as exc:
+        messages.error(request, f"Retraining could not start: {exc}")
+        return redirect("adapters-detail", adapter.pk)
+    messages.success(request, f"Adapter {new.name} is training on the dataset of {adapter.name}.")
+    return redirect("adapters-detail", new.pk)
+
+
 @require_http_methods(["GET", "POST"])
 def delete_adapter(request, pk):
     adapter = _get_adapter(request, pk, access.MANAGER)
