@@ -86,7 +86,13 @@ def bench_bulk(user, worker_box) -> list[tuple[bytes, list[str]]]:
     images = [blob for blob, _ in items]
 
     say("bare engine: Engine.analyze on every image, one process")
-    engine = Engine(threads=settings.LOCAL_ENGINE_THREADS, model_version=settings.LOCAL_MODEL_VERSION)
+    engine = Engine(
+        threads=settings.LOCAL_ENGINE_THREADS,
+        model_dir=DATA_DIR / "models",
+        version=settings.LOCAL_MODEL_VERSION,
+        detector=settings.LOCAL_ENGINE_NUDENET,
+        int8=settings.LOCAL_ENGINE_INT8,
+    )
     engine.load()
     engine.analyze(data.photos(1, seed=99)[0][0])  # warm-up on another image
     started = time.perf_counter()
@@ -335,6 +341,22 @@ def bench_slider(user) -> None:
     say(rows[-1].figure)
 
 
+# ---------------------------------------------------------------- the local engine (bench/engine_bench.py)
+
+
+def bench_engine() -> None:
+    from bench import engine_bench
+
+    for row in engine_bench.rows(
+        model_dir=DATA_DIR / "models",
+        data_dir=DATA_DIR,
+        threads=settings.LOCAL_ENGINE_THREADS,
+        quick=QUICK,
+        say=say,
+    ):
+        rows.append(Row(*row))
+
+
 # ---------------------------------------------------------------- the table
 
 
@@ -368,6 +390,7 @@ def main() -> int:
     bench_manifest(user)
     bench_pages(user)
     bench_slider(user)
+    bench_engine()
     cpus = os.cpu_count()
     header = (
         f"Measured by `make bench` on {time.strftime('%Y-%m-%d')}: {platform.machine()}, {cpus} CPUs, "
