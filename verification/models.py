@@ -3,6 +3,7 @@ from django.db import models
 
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from moderation import taxonomy
+from verification import rules
 
 
 class Verification(models.Model):
@@ -13,9 +14,9 @@ class Verification(models.Model):
     """
 
     class Verdict(models.TextChoices):
-        CORRECT = "correct", "Correct"
-        INCORRECT = "incorrect", "Incorrect"
-        ADDED = "added", "Added"
+        CORRECT = rules.CORRECT, "Correct"
+        INCORRECT = rules.INCORRECT, "Incorrect"
+        ADDED = rules.ADDED, "Added"
 
     prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="verifications")
     # The prediction's job, so that a job's verdicts are read from this table's index alone

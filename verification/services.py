@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
+from adapters.datasets import import_manifest
+from adapters.models import Adapter, DatasetCount, Image, ImageLabel, tally
+from adapters.services import create_adapter, start_training
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from bulk_analysis.queries import job_histograms
 from console.backends.base import VerificationMinimums, get_backend
@@ -18,7 +21,13 @@ from console.models import record
 from moderation import taxonomy
 from moderation.engine.evaluation import autosplit_test_size
 from moderation.manifests import ManifestError
+from projects import services as projects
+from projects.models import Project
 from verification.models import ImageReview, Verification
+from verification.rules import ground_truth, outcome, predicted_labels
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 Verdict = Verification.Verdict
 
@@ -32,53 +41,6 @@ TUTORIAL_GUIDANCE = (
 def minimums() -> VerificationMinimums:
     """What training from verification needs on the configured backend."""
     return get_backend().verification_minimums
-
-
-# ---------------------------------------------------------------- the rules (pure)
-
-
-def predicted_labels(tops: Mapping[str, float], threshold: float) -> list[str]:
-    """The top-level labels predicted at a threshold, in taxonomy order."""
-    return [
-        name for name in taxonomy.TOP_LEVEL if tops.get(name, 0.0) >= threshold and tops.get(name, 0.0) > 0
-    ]
-
-
-def ground_truth(predicted: Iterable[str], verdicts: Mapping[str, str]) -> list[str]:
-    """An image's true labels: predicted labels minus those marked incorrect, plus those added.
-
-    A label confirmed correct stays true even when it is not predicted at this threshold (it
-    was predicted at the threshold the reviewer saw). An empty list means safe. Taxonomy order.
-    """
-    predicted = set(predicted)
-    truth = {name for name in predicted if verdicts.get(name) != Verdict.INCORRECT}
-    truth |= {name for name, verdict in verdicts.items() if verdict in (Verdict.ADDED, Verdict.CORRECT)}
-    return [name for name in taxonomy.TOP_LEVEL if name in truth]
-
-
-def outcome(is_predicted: bool, is_true: bool) -> str:
-    """tp, fp, fn or tn."""
-    return ("t" if is_predicted == is_true else "f") + ("p" if is_predicted else "n")
-
-
-OUTCOME_TEXT = {
-    "tp": "true positive",
-    "fp": "false positive",
-    "fn": "false negative",
-    "tn": "true negative",
-}
-
-
-def image_outcomes(
-    tops: Mapping[str, float], verdicts: Mapping[str, str], threshold: float
-) -> list[tuple[str, str]]:
-    """(label, outcome) for every label predicted or verdicted; [("", "tn")] for a clean safe image."""
-    predicted = predicted_labels(tops, threshold)
-    truth = set(ground_truth(predicted, verdicts))
-    shown = [name for name in taxonomy.TOP_LEVEL if name in predicted or name in verdicts]
-    if not shown:
-        return [("", "tn")]
-    return [(name, outcome(name in predicted, name in truth)) for name in shown]
 
 
 # ---------------------------------------------------------------- verdicts
@@ -95,7 +57,9 @@ def _check(prediction: Prediction, label: str, threshold: float) -> None:
         )
 
 
-def set_verdict(*, user, prediction: Prediction, label: str, verdict: str, threshold: float) -> Verification:
+def set_verdict(
+    *, user: User, prediction: Prediction, label: str, verdict: str, threshold: float
+) -> Verification:
     """Record a verdict on one label of one image (an upsert: the last verdict on a label wins,
     and verdicts on other labels or images by other reviewers are untouched).
 
@@ -131,7 +95,7 @@ def set_verdict(*, user, prediction: Prediction, label: str, verdict: str, thres
     return row
 
 
-def _upsert(prediction: Prediction, label: str, fields: dict) -> Verification:
+def _upsert(prediction: Prediction, label: str, fields: dict[str, Any]) -> Verification:
     """UPDATE the (prediction, label) row, or INSERT it; a concurrent INSERT turns into an UPDATE."""
     rows = Verification.objects.filter(prediction=prediction, label=label)
     if not rows.update(**fields):
@@ -145,7 +109,7 @@ def _upsert(prediction: Prediction, label: str, fields: dict) -> Verification:
     return rows.get()
 
 
-def _mark_reviewed(user, prediction: Prediction) -> None:
+def _mark_reviewed(user: User, prediction: Prediction) -> None:
     if not ImageReview.objects.filter(prediction=prediction).update(user=user):
         try:
             with transaction.atomic():
@@ -154,12 +118,12 @@ def _mark_reviewed(user, prediction: Prediction) -> None:
             pass
 
 
-def _project(prediction: Prediction):
+def _project(prediction: Prediction) -> Project | None:
     adapter = prediction.job.adapter
     return adapter.project if adapter else None
 
 
-def mark_reviewed(*, user, prediction: Prediction) -> None:
+def mark_reviewed(*, user: User, prediction: Prediction) -> None:
     """The reviewer confirms the image as predicted (for an unflagged image: a true negative)."""
     if prediction.state != Prediction.State.DONE:
         raise ValidationError(f"Line {prediction.line} has no prediction to verify ({prediction.state}).")
@@ -169,7 +133,7 @@ def mark_reviewed(*, user, prediction: Prediction) -> None:
 
 
 def undo(
-    *, user, prediction: Prediction, label: str, expected: str, restore: str, unreview: bool = False
+    *, user: User, prediction: Prediction, label: str, expected: str, restore: str, unreview: bool = False
 ) -> bool:
     """Put a label back to its previous verdict ("" = none), only if it still has the verdict
     this reviewer gave it (`expected`): another reviewer's newer verdict is never undone."""
@@ -312,25 +276,20 @@ def training_set(*, job: BulkAnalysisJob, threshold: float) -> list[tuple[Predic
 
 def train_from_verification(
     *,
-    user,
+    user: User,
     job: BulkAnalysisJob,
     threshold: float,
     adapter_name: str,
-    project=None,
+    project: Project | None = None,
     project_name: str = "",
     auto_update: bool = True,
     test_manifest: tuple[str, bytes] | None = None,
     tags: dict[str, str] | None = None,
     kms_key_id: str = "",
-):
+) -> Adapter:
     """Create (or reuse) a project, a new adapter holding the verified images with their ground
     truth, and start training it (adapters.services.start_training). Nothing is kept if any
     step is refused."""
-    from adapters.datasets import import_manifest
-    from adapters.models import DatasetCount, Image, ImageLabel, tally
-    from adapters.services import create_adapter, start_training
-    from projects import services as projects
-
     if threshold < job.min_confidence:
         raise ValidationError(
             f"Threshold: {threshold:g} is below the job's minimum confidence {job.min_confidence:g}."
@@ -354,7 +313,9 @@ def train_from_verification(
             )
             folder = f"projects/{project.pk}/adapters/{adapter.pk}/images"
             seen: set[str] = set()
-            added: list[tuple] = []  # (adapter, split, label state, labels) for the dataset counters
+            added: list[
+                tuple[int, str, str, list[str]]
+            ] = []  # (adapter, split, label state, labels) for the counters
             for prediction, labels in items:
                 checked = images.check_image(prediction.read_image())
                 if checked.sha256 in seen:  # the same image twice in the job: one dataset item

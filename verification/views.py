@@ -1,25 +1,17 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import F, FloatField, Value
-from django.db.models.functions import Abs, Cast
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from bulk_analysis import histograms
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from bulk_analysis.queries import filtered_predictions, job_histograms
 from console import access
-from console.lib.pagination import CountedPaginator
 from console.models import Profile
 from moderation import taxonomy
-from verification import services
+from verification import queries, services
 from verification.forms import TrainFromVerificationForm
-from verification.models import ImageReview
-
-PAGE_SIZE = 24  # images per page of the verify grid
 
 
 def _job(request, pk, role=access.VIEWER) -> BulkAnalysisJob:
@@ -27,39 +19,6 @@ def _job(request, pk, role=access.VIEWER) -> BulkAnalysisJob:
     if job.status != BulkAnalysisJob.Status.SUCCEEDED:
         raise Http404("only a succeeded job's predictions can be verified")
     return job
-
-
-def card_context(
-    prediction: Prediction, threshold: float, *, blur: bool, verdicts=None, reviewed=None
-) -> dict:
-    if verdicts is None:
-        verdicts = {v.label: v.verdict for v in prediction.verifications.all()}
-    if reviewed is None:
-        reviewed = ImageReview.objects.filter(prediction=prediction).exists()
-    predicted = services.predicted_labels(prediction.top_labels, threshold)
-    outcomes = dict(services.image_outcomes(prediction.top_labels, verdicts, threshold)) if reviewed else {}
-    rows = [
-        {
-            "name": name,
-            "confidence": prediction.top_labels.get(name),
-            "predicted": name in predicted,
-            "verdict": verdicts.get(name, ""),
-            "outcome": services.OUTCOME_TEXT.get(outcomes.get(name, ""), ""),
-        }
-        for name in taxonomy.TOP_LEVEL
-        if name in predicted or name in verdicts
-    ]
-    return {
-        "p": prediction,
-        "rows": rows,
-        "reviewed": reviewed,
-        "negative": services.OUTCOME_TEXT["tn"] if reviewed and "" in outcomes else "",
-        "flagged": bool(predicted),
-        "addable": [name for name in taxonomy.TOP_LEVEL if name not in predicted and name not in verdicts],
-        "blurred": blur
-        and (taxonomy.BLURRED_TOP_LEVEL in prediction.top_labels or taxonomy.BLURRED_TOP_LEVEL in verdicts),
-        "threshold": threshold,
-    }
 
 
 def verify_job(request, pk):
@@ -73,37 +32,18 @@ def verify_job(request, pk):
         )
     label, flag = request.GET.get("label", ""), request.GET.get("flag", "")
     status, order = request.GET.get("status", ""), request.GET.get("order", "")
-    rows = filtered_predictions(job, label=label, flag=flag, threshold=threshold).filter(
-        state=Prediction.State.DONE
-    )
-    # The page count from the job's histograms, not a COUNT over its predictions; only the
-    # reviewed ones (a reviewer's day, not the job's size) are counted by id.
-    count = histograms.matching(
-        job_histograms(job),
-        label=label if label in taxonomy.TOP_LEVEL else "",
-        flag=flag,
+    shown = queries.grid(
+        job,
         threshold=threshold,
-        done_only=True,
+        label=label,
+        flag=flag,
+        status=status,
+        order=order,
+        page=request.GET.get("page"),
+        blur=Profile.for_user(request.user).blur_explicit,
+        verdicts=verdicts,
+        reviewed=reviewed,
     )
-    if status in ("verified", "unverified"):
-        verified = rows.filter(pk__in=reviewed).count() if reviewed else 0
-        count = verified if status == "verified" else count - verified
-    if status == "verified":
-        rows = rows.filter(pk__in=reviewed)
-    elif status == "unverified":
-        rows = rows.exclude(pk__in=reviewed)
-    if order == "least-sure":
-        # The images whose strongest label is closest to the threshold: the model is least sure.
-        rows = rows.annotate(distance=Abs(F("max_confidence") - Cast(Value(threshold), FloatField())))
-        rows = rows.order_by("distance", "line")
-    else:
-        rows = rows.order_by("line")
-    page = CountedPaginator(rows, PAGE_SIZE, count=count).get_page(request.GET.get("page"))
-    blur = Profile.for_user(request.user).blur_explicit
-    cards = [
-        card_context(p, threshold, blur=blur, verdicts=verdicts.get(p.pk, {}), reviewed=p.pk in reviewed)
-        for p in page
-    ]
     context = {
         "job": job,
         "threshold": threshold,
@@ -111,8 +51,7 @@ def verify_job(request, pk):
         "flag": flag,
         "status": status,
         "order": order,
-        "page": page,
-        "cards": cards,
+        **shown,
         "labels": taxonomy.TOP_LEVEL,
         "can_verify": access.has_role(request.user, access.ANNOTATOR),
         "query": request.GET.urlencode(),
@@ -140,7 +79,9 @@ def _prediction(request, pk, line):
 def _answer(request, prediction, threshold, error: str = ""):
     """The updated card for htmx (with an event that refreshes the statistics), else back to the page."""
     if request.htmx:
-        context = card_context(prediction, threshold, blur=Profile.for_user(request.user).blur_explicit)
+        context = queries.card_context(
+            prediction, threshold, blur=Profile.for_user(request.user).blur_explicit
+        )
         context.update(job=prediction.job, can_verify=True, error=error)
         response = render(request, "verification/_card.html", context)
         response["HX-Trigger"] = "verdict-changed"

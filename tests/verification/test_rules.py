@@ -2,7 +2,7 @@
 
 import itertools
 
-from verification.services import ground_truth, image_outcomes, outcome
+from verification.rules import ground_truth, image_outcomes, outcome
 
 LABELS = ["Alcohol", "Violence", "Gambling"]
 VERDICTS = [None, "correct", "incorrect", "added"]

@@ -1,0 +1,108 @@
+"""What the verify page reads: one page of a job's predictions, filtered as the results page
+filters them, and each image's card with its verdicts and outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db.models import F, FloatField, Value
+from django.db.models.functions import Abs, Cast
+
+from bulk_analysis import histograms
+from bulk_analysis.models import BulkAnalysisJob, Prediction
+from bulk_analysis.queries import filtered_predictions, job_histograms
+from console.lib.pagination import CountedPaginator
+from moderation import taxonomy
+from verification.models import ImageReview
+from verification.rules import OUTCOME_TEXT, image_outcomes, predicted_labels
+
+PAGE_SIZE = 24  # images per page of the verify grid
+
+
+def card_context(
+    prediction: Prediction,
+    threshold: float,
+    *,
+    blur: bool,
+    verdicts: Mapping[str, str] | None = None,
+    reviewed: bool | None = None,
+) -> dict[str, Any]:
+    """One image of the verify grid: its labels with their verdicts and (once reviewed) outcomes.
+    `verdicts` and `reviewed` when the caller has read them already."""
+    if verdicts is None:
+        verdicts = {v.label: v.verdict for v in prediction.verifications.all()}
+    if reviewed is None:
+        reviewed = ImageReview.objects.filter(prediction=prediction).exists()
+    predicted = predicted_labels(prediction.top_labels, threshold)
+    outcomes = dict(image_outcomes(prediction.top_labels, verdicts, threshold)) if reviewed else {}
+    rows = [
+        {
+            "name": name,
+            "confidence": prediction.top_labels.get(name),
+            "predicted": name in predicted,
+            "verdict": verdicts.get(name, ""),
+            "outcome": OUTCOME_TEXT.get(outcomes.get(name, ""), ""),
+        }
+        for name in taxonomy.TOP_LEVEL
+        if name in predicted or name in verdicts
+    ]
+    return {
+        "p": prediction,
+        "rows": rows,
+        "reviewed": reviewed,
+        "negative": OUTCOME_TEXT["tn"] if reviewed and "" in outcomes else "",
+        "flagged": bool(predicted),
+        "addable": [name for name in taxonomy.TOP_LEVEL if name not in predicted and name not in verdicts],
+        "blurred": blur
+        and (taxonomy.BLURRED_TOP_LEVEL in prediction.top_labels or taxonomy.BLURRED_TOP_LEVEL in verdicts),
+        "threshold": threshold,
+    }
+
+
+def grid(
+    job: BulkAnalysisJob,
+    *,
+    threshold: float,
+    label: str,
+    flag: str,
+    status: str,
+    order: str,
+    page: str | None,
+    blur: bool,
+    verdicts: Mapping[int, Mapping[str, str]],
+    reviewed: set[int],
+) -> dict[str, Any]:
+    """One page of the job's analysed images and their cards. `verdicts` and `reviewed` as
+    verification.services.verdicts_of and reviewed_ids read them."""
+    rows = filtered_predictions(job, label=label, flag=flag, threshold=threshold).filter(
+        state=Prediction.State.DONE
+    )
+    # The page count from the job's histograms, not a COUNT over its predictions; only the
+    # reviewed ones (a reviewer's day, not the job's size) are counted by id.
+    count = histograms.matching(
+        job_histograms(job),
+        label=label if label in taxonomy.TOP_LEVEL else "",
+        flag=flag,
+        threshold=threshold,
+        done_only=True,
+    )
+    if status in ("verified", "unverified"):
+        verified = rows.filter(pk__in=reviewed).count() if reviewed else 0
+        count = verified if status == "verified" else count - verified
+    if status == "verified":
+        rows = rows.filter(pk__in=reviewed)
+    elif status == "unverified":
+        rows = rows.exclude(pk__in=reviewed)
+    if order == "least-sure":
+        # The images whose strongest label is closest to the threshold: the model is least sure.
+        rows = rows.annotate(distance=Abs(F("max_confidence") - Cast(Value(threshold), FloatField())))
+        rows = rows.order_by("distance", "line")
+    else:
+        rows = rows.order_by("line")
+    shown = CountedPaginator(rows, PAGE_SIZE, count=count).get_page(page)
+    cards = [
+        card_context(p, threshold, blur=blur, verdicts=verdicts.get(p.pk, {}), reviewed=p.pk in reviewed)
+        for p in shown
+    ]
+    return {"page": shown, "cards": cards}
