@@ -10,15 +10,15 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 # What the console needs to run (`make run`); the test tools go on top of it (`make test`), so
-# `make test` after `make run` only adds them.
+# `make test` after `make run` only adds them. --no-compile: byte-compiling every installed module
+# (SciPy, scikit-learn, botocore...) took a third of the install; Python compiles what it imports.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet --no-compile -e .
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --no-compile -e '.[test]'
 	touch $@
 
 migrate: $(VENV)/.installed
