@@ -1,7 +1,13 @@
-// Assign labels: select images (click, shift-click, keyboard), label many at once, and swap in the
-// refreshed grid and counts that the server renders (the same view's htmx partial).
+// Assign labels: select images (click, shift-click, keyboard) and label many at once. The
+// workspace's forms post with htmx (hx-post) and the same view's partial, refreshed grid and
+// counts, comes back into #workspace; the label keys send the same request with htmx.ajax.
 (function () {
   "use strict";
+  // The blur switch saves itself when it changes (a plain form post).
+  document.addEventListener("change", (e) => {
+    if (e.target.matches("[data-autosubmit]")) e.target.form.submit();
+  });
+
   const ws = document.getElementById("workspace");
   if (!ws) return;
   let focus = 0;
@@ -10,7 +16,6 @@
   const cards = () => Array.from(ws.querySelectorAll(".card"));
   const box = (card) => card.querySelector("[data-select]");
   const selectedIds = () => cards().filter((c) => box(c) && box(c).checked).map((c) => c.dataset.id);
-  const token = () => (document.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
   const mostUsed = () => JSON.parse((ws.querySelector("#most-used-labels") || {}).textContent || "[]");
 
   function refresh() {
@@ -33,31 +38,32 @@
     if (box(card)) box(card).checked = on;
   }
 
-  async function post(url, data) {
-    const response = await fetch(url, {
-      method: "POST", body: data, credentials: "same-origin",
-      headers: { "HX-Request": "true", "X-CSRFToken": token() },
-    });
-    ws.innerHTML = await response.text();
-    anchor = null;
-    setFocus(focus);
-  }
-
+  // A label key: the toolbar's action on the selection, or on the focused image if none is selected.
   function act(action, label) {
     const bulk = ws.querySelector("#bulk-form");
     if (!bulk) return;
-    const data = new FormData();
-    data.set("csrfmiddlewaretoken", token());
-    data.set("q", bulk.querySelector("input[name=q]").value);
-    data.set("action", action);
-    if (label) data.append("label", label);
+    const values = { q: bulk.querySelector("input[name=q]").value, action: action };
+    if (label) values.label = label;
     const all = bulk.querySelector("[data-all-matching]");
     let ids = selectedIds();
-    if (all && all.checked) data.set("all_matching", "on");
+    if (all && all.checked) values.all_matching = "on";
     else if (!ids.length && cards()[focus]) ids = [cards()[focus].dataset.id];
-    ids.forEach((id) => data.append("image", id));
-    post(bulk.getAttribute("action"), data);
+    values.image = ids;
+    htmx.ajax("POST", bulk.getAttribute("hx-post"), { target: "#workspace", swap: "innerHTML", values: values });
   }
+
+  // A refused action (400) comes back as the workspace with its error: show it like any other.
+  document.body.addEventListener("htmx:beforeSwap", (e) => {
+    if (e.detail.target === ws && e.detail.xhr.status === 400) {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+    }
+  });
+  document.body.addEventListener("htmx:afterSwap", (e) => {
+    if (e.detail.target !== ws) return;
+    anchor = null;
+    setFocus(focus);
+  });
 
   ws.addEventListener("click", (e) => {
     if (e.target.closest("[data-reveal]")) {
@@ -89,12 +95,6 @@
       anchor = cards().indexOf(e.target.closest(".card"));
       refresh();
     }
-  });
-  ws.addEventListener("submit", (e) => {
-    e.preventDefault();
-    const data = new FormData(e.target);
-    if (e.submitter && e.submitter.name) data.set(e.submitter.name, e.submitter.value);
-    post(e.target.getAttribute("action"), data);
   });
 
   function columns() {
