@@ -21,8 +21,9 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(PY) -m pip install --quiet --no-compile -e '.[test]'
 	touch $@
 
+# Quiet: the first run's list of migrations would push the admin's password off the screen.
 migrate: $(VENV)/.installed
-	$(PY) manage.py migrate --noinput
+	$(PY) manage.py migrate --noinput --verbosity 0
 
 run: migrate
 	$(PY) manage.py ensure_admin
