@@ -64,7 +64,6 @@ class Adapter(GuardedTransitions, models.Model):
     f1_score = models.FloatField(null=True, blank=True)
     test_results = models.JSONField(default=list, blank=True)  # test output manifest lines, spec 2.4
     locations = models.JSONField(default=dict, blank=True)  # s3:// URIs of manifests and results
-    task_id = models.CharField(max_length=64, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     training_started_at = models.DateTimeField(null=True, blank=True)
@@ -93,10 +92,6 @@ class Adapter(GuardedTransitions, models.Model):
     @property
     def remote_arn(self) -> str:
         return self.backend_arn or self.arn
-
-    @property
-    def is_draft(self) -> bool:
-        return self.status == self.Status.DRAFT
 
     def mark_completed(self, result) -> bool:
         """Store a finished training (a backend TrainingStatus); False if the row was not training."""

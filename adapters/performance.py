@@ -95,13 +95,6 @@ def summary(counts: dict[str, dict[str, int]]) -> dict[str, int]:
     }
 
 
-def improvement(base: int, adapter: int) -> float | None:
-    """(base - adapter) / base x 100 (spec 5.3); None when the base model made no such error."""
-    if base == 0:
-        return None
-    return round((base - adapter) / base * 100.0, 1)
-
-
 @dataclass(frozen=True)
 class Recommendation:
     label: str

@@ -215,10 +215,10 @@ def _begin(adapter: Adapter, *, training_manifest: str, testing_manifest: str, *
 
 
 def enqueue_training(adapter_id: int) -> None:
+    # Imported here: adapters.tasks imports this module (the service -> task enqueue cycle).
     from adapters.tasks import train_adapter
 
-    result = train_adapter.delay(adapter_id)
-    Adapter.objects.filter(pk=adapter_id).update(task_id=result.id or "")
+    train_adapter.delay(adapter_id)
 
 
 def _read(name: str) -> bytes:

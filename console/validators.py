@@ -94,11 +94,6 @@ def validate_kms_key_id(value: str, field: str = "KMS key") -> None:
         _fail(field, "must be a KMS key ID, key ARN, alias or alias ARN (letters, digits and :_/+=,@.-)")
 
 
-def validate_label(value: str, field: str = "Label") -> None:
-    if not taxonomy.is_label(value):
-        _fail(field, f"{value!r} is not a label of moderation taxonomy {taxonomy.VERSION}")
-
-
 def validate_top_level_label(value: str, field: str = "Label") -> None:
     try:
         taxonomy.normalize_training_label(value)

@@ -53,8 +53,3 @@ def test_it_finds_test_images_whose_result_flipped():
     assert flipped == ["t2.jpg", "t3.jpg", "t6.jpg"]
     assert all(r["adapter_correct"] and not r["base_correct"] for r in rows if r["flipped"])
     assert rows[0]["truth"] == ["Alcohol"] and rows[0]["adapter"] == [("Alcohol", 95.0)]
-
-
-def test_it_computes_improvements_and_none_without_base_errors():
-    assert performance.improvement(4, 1) == 75.0
-    assert performance.improvement(0, 0) is None
