@@ -183,12 +183,14 @@ def _compose(img: Image.Image, overlay: Image.Image, rng: random.Random) -> Imag
     return out.convert("RGB")
 
 
-def images(photos, positives: int, negatives: int, seed: int) -> tuple[list[bytes], list[int]]:
+def images(
+    photos, positives: int, negatives: int, seed: int, concepts=CONCEPTS
+) -> tuple[list[bytes], list[int]]:
     """JPEGs and their concept index (-1 for a negative): `positives` per concept, then negatives."""
     rng = random.Random(seed)
     sources = [photo(*p) for p in photos]
     data, kind = [], []
-    for c, concept in enumerate(CONCEPTS):
+    for c, concept in enumerate(concepts):
         for _ in range(positives):
             img = _crop(sources, rng)
             side = int(min(img.size) * rng.uniform(0.3, 0.55))

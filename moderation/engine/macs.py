@@ -27,7 +27,8 @@ def count(model: bytes, *, sizes: dict[str, list[int]] | None = None) -> int:
     inferred = shape_inference.infer_shapes(proto)
     shapes = {}
     for v in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
-        shapes[v.name] = [d.dim_value for d in v.type.tensor_type.shape.dim]
+        # A dimension inference could not fix (0) is the batch, after a dynamic Reshape.
+        shapes[v.name] = [d.dim_value or 1 for d in v.type.tensor_type.shape.dim]
     for t in inferred.graph.initializer:
         shapes[t.name] = list(t.dims)
     total = 0
