@@ -69,7 +69,7 @@ def counts_at(histograms: Mapping[str, Any], threshold: float, labels: Iterable[
 def matching(
     histograms: Mapping[str, Any], *, label: str, flag: str, threshold: float, done_only: bool
 ) -> int:
-    """How many predictions the results filters match (bulk_analysis.views.filtered_predictions):
+    """How many predictions the results filters match (bulk_analysis.queries.filtered_predictions):
     `label` with confidence >= threshold, `flag` flagged / unflagged / failed, and with
     done_only only analysed images (the verify page). For the pages' pagination.
 

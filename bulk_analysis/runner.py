@@ -56,14 +56,14 @@ class Next(enum.StrEnum):
 # ---------------------------------------------------------------- units
 
 
-def unit_size(job: BulkAnalysisJob) -> int:
+def unit_size(*, job: BulkAnalysisJob) -> int:
     """Lines per unit of this job: fixed once it has started, as its total is."""
     return min(MAX_UNIT, max(MIN_UNIT, -(-(job.total_images or 0) // UNITS_PER_JOB)))
 
 
-def pending_units(job: BulkAnalysisJob) -> list[tuple[int, int]]:
+def pending_units(*, job: BulkAnalysisJob) -> list[tuple[int, int]]:
     """(first line, last line) of every unit that still has pending rows."""
-    size = unit_size(job)
+    size = unit_size(job=job)
     lines = job.predictions.filter(state=Prediction.State.PENDING).values_list("line", flat=True)
     units = sorted({(line - 1) // size for line in lines})
     return [(u * size + 1, (u + 1) * size) for u in units]
@@ -418,7 +418,7 @@ def resume_stalled(*, stalled_seconds: float = STALL_SECONDS) -> list[tuple[Bulk
             stalled.append((job, Next.START))
         elif job.backend_job_id:
             stalled.append((job, Next.POLL))
-        elif pending_units(job):
+        elif pending_units(job=job):
             stalled.append((job, Next.UNITS))
         else:
             finish_if_done(job=job)

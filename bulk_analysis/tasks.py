@@ -24,7 +24,7 @@ UNIT_TIME_LIMIT = 15 * 60
 
 
 def _enqueue_units(job: BulkAnalysisJob) -> None:
-    for first, last in runner.pending_units(job):
+    for first, last in runner.pending_units(job=job):
         run_unit.delay(job.pk, first, last)
 
 

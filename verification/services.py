@@ -164,7 +164,7 @@ def undo(
 # ---------------------------------------------------------------- statistics
 
 
-def verdicts_of(job: BulkAnalysisJob) -> dict[int, dict[str, str]]:
+def verdicts_of(*, job: BulkAnalysisJob) -> dict[int, dict[str, str]]:
     """{prediction id: {label: verdict}} of a job: read by the verdicts' job index, so it costs
     the number of verdicts, not the number of the job's predictions."""
     verdicts: dict[int, dict[str, str]] = defaultdict(dict)
@@ -175,7 +175,7 @@ def verdicts_of(job: BulkAnalysisJob) -> dict[int, dict[str, str]]:
     return verdicts
 
 
-def reviewed_ids(job: BulkAnalysisJob) -> set[int]:
+def reviewed_ids(*, job: BulkAnalysisJob) -> set[int]:
     """The ids of the job's predictions a reviewer has looked at (by the reviews' job index)."""
     return set(ImageReview.objects.filter(job=job).values_list("prediction_id", flat=True))
 
@@ -234,8 +234,8 @@ def performance(
 
     `verdicts` and `reviewed` (verdicts_of, reviewed_ids) when the caller has read them already.
     """
-    verdicts = verdicts_of(job) if verdicts is None else verdicts
-    reviewed = reviewed_ids(job) if reviewed is None else reviewed
+    verdicts = verdicts_of(job=job) if verdicts is None else verdicts
+    reviewed = reviewed_ids(job=job) if reviewed is None else reviewed
     stats = {name: LabelStats(name) for name in taxonomy.TOP_LEVEL}
     total = job_histograms(job)["done"]  # stored with the finished job: no COUNT
     # Only the reviewed rows are read, by id: the page costs the same at 1,000 or 50,000 images.
@@ -266,8 +266,8 @@ def performance(
 
 def training_set(*, job: BulkAnalysisJob, threshold: float) -> list[tuple[Prediction, list[str]]]:
     """The verified images of a job with their ground truth at a threshold."""
-    verdicts = verdicts_of(job)
-    reviewed = reviewed_ids(job)
+    verdicts = verdicts_of(job=job)
+    reviewed = reviewed_ids(job=job)
     rows = job.predictions.filter(state=Prediction.State.DONE, pk__in=reviewed).order_by("line")
     return [
         (p, ground_truth(predicted_labels(p.top_labels, threshold), verdicts.get(p.pk, {}))) for p in rows

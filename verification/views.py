@@ -25,7 +25,7 @@ def verify_job(request, pk):
     job = _job(request, pk)
     threshold = job.clamp_threshold(request.GET.get("threshold"))
     # Read once per request: the grid's cards and the statistics both use them.
-    verdicts, reviewed = services.verdicts_of(job), services.reviewed_ids(job)
+    verdicts, reviewed = services.verdicts_of(job=job), services.reviewed_ids(job=job)
     if request.htmx and request.htmx.target == "performance":
         return render(
             request, "verification/_performance.html", _performance(job, threshold, verdicts, reviewed)

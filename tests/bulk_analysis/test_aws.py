@@ -157,7 +157,7 @@ def test_it_falls_back_to_one_call_per_image_when_the_account_is_refused(aws, ow
     stub.add_response("detect_moderation_labels", {"ModerationLabels": [], "ModerationModelVersion": "7.0"})
 
     assert runner.begin(job_id=job.pk) == "units"
-    for first, last in runner.pending_units(job):
+    for first, last in runner.pending_units(job=job):
         runner.run_unit(job_id=job.pk, first_line=first, last_line=last)
 
     job.refresh_from_db()

@@ -151,6 +151,25 @@ def test_it_adds_the_images_under_an_s3_prefix_of_our_storage(owner_client):
     assert "there are no .jpg, .jpeg or .png images under" in missing.content.decode()
 
 
+def test_it_refuses_an_s3_prefix_of_another_bucket_when_s3_is_not_configured(
+    owner_client, monkeypatch, settings
+):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    settings.AWS_S3_ENDPOINT_URL = None
+
+    response = owner_client.post(
+        reverse("bulk-new"),
+        {"name": "theirs", "min_confidence": "50", "source": "s3", "s3_uri": "s3://someone-else/photos/"},
+        HTTP_ACCEPT="application/json",
+    )
+
+    assert response.status_code == 400
+    assert [e for e in response.json()["errors"] if e.startswith("S3 prefix: s3://someone-else/photos/")]
+    assert "S3 is not configured on this console" in response.json()["errors"][0]
+    assert not BulkAnalysisJob.objects.exists()
+
+
 def test_it_refuses_an_adapter_that_is_not_trained(owner, owner_client):
     project = Project.objects.create(name="p", arn="arn:p")
     draft = Adapter.objects.create(project=project, name="a", arn="arn:a")

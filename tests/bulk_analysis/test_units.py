@@ -33,7 +33,7 @@ def test_it_records_one_result_per_image_and_fails_bad_ones_in_place(owner):
         [*photos, ("copy.jpg", photos[1][1])],
         [storage.uri_for(truncated), storage.uri_for("elsewhere/missing.jpg")],
     )
-    assert runner.pending_units(job) == [(1, 25)]
+    assert runner.pending_units(job=job) == [(1, 25)]
 
     runner.run_unit(job_id=job.pk, first_line=1, last_line=25)
 
@@ -88,8 +88,21 @@ def test_it_splits_a_job_into_units_of_25_to_100_images(owner, total, size, unit
     BulkAnalysisJob.objects.filter(pk=job.pk).update(total_images=total)
     job.refresh_from_db()
 
-    assert runner.unit_size(job) == size
-    pending = runner.pending_units(job)
+    assert runner.unit_size(job=job) == size
+    pending = runner.pending_units(job=job)
     assert len(pending) == units and pending[0] == (1, size) and pending[-1][1] >= total
     job.predictions.filter(line__lte=size).update(state=Prediction.State.DONE)
-    assert runner.pending_units(job) == pending[1:]
+    assert runner.pending_units(job=job) == pending[1:]
+
+
+def test_an_image_in_a_bucket_not_ours_fails_in_place_when_s3_is_not_configured(owner, monkeypatch, settings):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    settings.AWS_S3_ENDPOINT_URL = None
+    job = running_job(owner, images(1), ["s3://someone-else/photos/a.jpg"])
+
+    runner.run_unit(job_id=job.pk, first_line=1, last_line=25)
+
+    failed = job.predictions.get(line=2)
+    assert (failed.state, failed.error_code) == ("failed", "InvalidS3ObjectException")
+    assert "S3 is not configured on this console" in failed.error_message
