@@ -200,6 +200,9 @@ STORAGES = {
     else {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+# Files served at the site's root, before any URL pattern or login check: browsers ask every site
+# for /favicon.ico.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 # Moderation backend: the offline local engine, or Amazon Rekognition.
 MODERATION_BACKEND = env_choice("MODERATION_BACKEND", "local", ("local", "aws"))

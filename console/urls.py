@@ -1,9 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_not_required
-from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from console import views
 
@@ -11,8 +8,6 @@ urlpatterns = [
     path("notifications/", views.notifications, name="console-notifications"),
     path("notifications/read/", views.mark_notifications_read, name="console-notifications-read"),
     path("healthz", views.healthz, name="console-healthz"),
-    # Browsers ask every site for /favicon.ico; WhiteNoise serves the file under STATIC_URL.
-    path("favicon.ico", login_not_required(RedirectView.as_view(url=static("favicon.ico"), permanent=True))),
     path("audit/", views.audit_log, name="console-audit"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

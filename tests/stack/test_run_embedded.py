@@ -20,10 +20,10 @@ SCRIPT = ROOT / "scripts" / "run-embedded"
 
 
 def test_favicon_is_served_without_sign_in(client):
-    response = client.get("/favicon.ico", follow=True)
+    response = client.get("/favicon.ico")
     assert response.status_code == 200
     assert response["Content-Type"] == "image/x-icon"
-    assert b"".join(response.streaming_content) == (ROOT / "static" / "favicon.ico").read_bytes()
+    assert b"".join(response.streaming_content) == (ROOT / "static" / "root" / "favicon.ico").read_bytes()
 
 
 @pytest.fixture(scope="module")
