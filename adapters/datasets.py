@@ -98,7 +98,8 @@ def _require_editable(adapter: Adapter) -> None:
     if adapter.status not in EDITABLE:
         raise ValidationError(
             f"Adapter {adapter.name!r} is {adapter.get_status_display().lower()}: its dataset is frozen. "
-            "Create a new adapter in the project, starting from a copy of this one, to change it."
+            "Create a new adapter in the project, starting from a copy of this one, to change it.",
+            code="in_use",
         )
 
 
@@ -303,10 +304,11 @@ def import_s3_prefix(*, user: User | None, adapter: Adapter, uri: str, split: st
         raise ValidationError(exc.message) from None
     if len(objects) > s3.MAX_OBJECTS:
         raise ValidationError(
-            f"S3 location: {uri} holds more than {s3.MAX_OBJECTS:,} objects; choose a narrower folder"
+            f"S3 location: {uri} holds more than {s3.MAX_OBJECTS:,} objects; choose a narrower folder",
+            code="limit",
         )
     if not objects:
-        raise ValidationError(f"S3 location: there are no objects under {uri}")
+        raise ValidationError(f"S3 location: there are no objects under {uri}", code="invalid")
     importer = _Importer(adapter, split, Image.Source.S3)
     reader = s3.Reader()
     try:
@@ -428,16 +430,20 @@ def set_labels(
     for label in [*add, *remove]:
         validate_top_level_label(label)
     if safe and add:
-        raise ValidationError("Labels: an image marked safe (no moderation label) cannot also get a label")
+        raise ValidationError(
+            "Labels: an image marked safe (no moderation label) cannot also get a label", code="invalid"
+        )
     if set(add) & set(remove):
-        raise ValidationError("Labels: a label cannot be both added and removed")
+        raise ValidationError("Labels: a label cannot be both added and removed", code="invalid")
     if not (add or remove or safe):
-        raise ValidationError("Labels: choose a label to add or remove, or mark the images safe")
+        raise ValidationError(
+            "Labels: choose a label to add or remove, or mark the images safe", code="invalid"
+        )
     queryset = images if isinstance(images, QuerySet) else Image.objects.filter(pk__in=[i.pk for i in images])
     # Materialize the ids first: the filter may depend on the very labels this call changes.
     rows = list(queryset.order_by().values_list("pk", "adapter_id"))
     if not rows:
-        raise ValidationError("Images: select at least one image")
+        raise ValidationError("Images: select at least one image", code="invalid")
     adapters = {
         a.pk: a for a in Adapter.objects.select_related("project").filter(pk__in={a for _, a in rows})
     }

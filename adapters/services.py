@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
@@ -34,6 +35,7 @@ from console.backends.base import (
 from console.lib import storage
 from console.models import Notification, record
 from console.validators import (
+    MAX_TAGS,
     validate_confidence,
     validate_description,
     validate_kms_key_id,
@@ -69,7 +71,9 @@ def create_adapter(
 ) -> Adapter:
     """A new draft adapter (a dataset to label) in a project."""
     if project.adapters.filter(name=name).exists():
-        raise ValidationError(f"Adapter name: project {project.name!r} already has an adapter named {name!r}")
+        raise ValidationError(
+            f"Adapter name: project {project.name!r} already has an adapter named {name!r}", code="exists"
+        )
     adapter = Adapter(
         project=project,
         name=name,
@@ -83,6 +87,43 @@ def create_adapter(
         adapter.save()
         record(user, "adapter.create", adapter, project=project, name=name)
     return adapter
+
+
+# ------------------------------------------------------------------ tags (of adapters and of projects)
+
+
+def add_tags(*, user: User | None, obj: Project | Adapter, tags: dict[str, str]) -> dict[str, str]:
+    """Add tags to a project or an adapter, replacing the values of keys it has (TagResource).
+
+    The new tags are checked as AWS checks them; more than MAX_TAGS in all is refused with
+    code "limit". Returns the tags the object has now.
+    """
+    validate_tags(tags)
+    merged = {**obj.tags, **tags}
+    if len(merged) > MAX_TAGS:
+        raise ValidationError(
+            f"Tags: a resource can have at most {MAX_TAGS} tags (this would make {len(merged)})", code="limit"
+        )
+    _save_tags(user, obj, merged, "tags.add", keys=sorted(tags))
+    return merged
+
+
+def remove_tags(*, user: User | None, obj: Project | Adapter, keys: Iterable[str]) -> dict[str, str]:
+    """Remove tags from a project or an adapter by key (UntagResource); keys it lacks are ignored.
+    Returns the tags the object has now."""
+    keys = list(keys)
+    remaining = {k: v for k, v in obj.tags.items() if k not in set(keys)}
+    _save_tags(user, obj, remaining, "tags.remove", keys=sorted(keys))
+    return remaining
+
+
+def _save_tags(
+    user: User | None, obj: Project | Adapter, tags: dict[str, str], action: str, **detail: Any
+) -> None:
+    obj.tags = tags
+    obj.save(update_fields=["tags"])
+    # A project's entry is filed under the project itself (Project is a type only here).
+    record(user, action, obj, project=obj.project if isinstance(obj, Adapter) else obj, **detail)
 
 
 # ------------------------------------------------------------------ training
@@ -144,7 +185,9 @@ def start_training(
         validate_description(description)
     blockers = training_blockers(adapter)
     if blockers:
-        raise ValidationError([f"Training cannot start: {b}" for b in blockers])
+        raise ValidationError(
+            [ValidationError(f"Training cannot start: {b}", code="not_ready") for b in blockers]
+        )
     train, test = _dataset(adapter)
     written = [
         storage.save(f"adapters/{adapter.pk}/train.manifest", manifests.write_groundtruth(train).encode())
@@ -209,7 +252,9 @@ def _begin(adapter: Adapter, *, training_manifest: str, testing_manifest: str, *
     )
     if not moved:
         adapter.refresh_from_db(fields=["status"])
-        raise ValidationError(f"Training cannot start: the adapter is {adapter.get_status_display().lower()}")
+        raise ValidationError(
+            f"Training cannot start: the adapter is {adapter.get_status_display().lower()}", code="in_use"
+        )
     pk = adapter.pk
     transaction.on_commit(lambda: enqueue_training(pk))
 
@@ -498,7 +543,7 @@ def delete_adapter(*, user, adapter: Adapter) -> None:
     """Delete an adapter (refused while it trains): DELETING, the backend's copy, its files, then the row."""
     if adapter.status == Adapter.Status.TRAINING_IN_PROGRESS:
         raise ValidationError(
-            f"Adapter {adapter.name!r} is training: wait until training ends, then delete it."
+            f"Adapter {adapter.name!r} is training: wait until training ends, then delete it.", code="in_use"
         )
     previous = adapter.status
     others = [
@@ -507,7 +552,9 @@ def delete_adapter(*, user, adapter: Adapter) -> None:
         if s not in (Adapter.Status.TRAINING_IN_PROGRESS, Adapter.Status.DELETING)
     ]
     if not adapter.transition(others, Adapter.Status.DELETING):
-        raise ValidationError(f"Adapter {adapter.name!r} is being deleted or has started training.")
+        raise ValidationError(
+            f"Adapter {adapter.name!r} is being deleted or has started training.", code="in_use"
+        )
     if previous != Adapter.Status.DRAFT:
         try:
             get_backend().delete_adapter(adapter_arn=adapter.remote_arn)

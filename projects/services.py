@@ -34,7 +34,7 @@ def create_project(
     """Create a project here and on the backend; nothing is kept if either refuses."""
     tags = tags or {}
     if Project.objects.filter(name=name).exists():
-        raise ValidationError(f"Project name: a project named {name!r} already exists")
+        raise ValidationError(f"Project name: a project named {name!r} already exists", code="exists")
     project = Project(
         name=name,
         description=description,
@@ -63,13 +63,14 @@ def delete_project(*, user: User | None, project: Project) -> None:
         count = project.adapters.count()
         raise ValidationError(
             f"Project {project.name!r} still has {count} adapter{'s' if count != 1 else ''}: delete "
-            "them first, then the project."
+            "them first, then the project.",
+            code="in_use",
         )
     with transaction.atomic():
         if not Project.objects.filter(pk=project.pk, status=Project.Status.CREATED).update(
             status=Project.Status.DELETING
         ):
-            raise ValidationError(f"Project {project.name!r} is already being deleted")
+            raise ValidationError(f"Project {project.name!r} is already being deleted", code="in_use")
         try:
             get_backend().delete_project(project_arn=project.remote_arn)
         except BackendError as exc:
@@ -105,7 +106,7 @@ def create_adapter_with_images(
         if named:
             manifests.read_groundtruth(named[1], name=named[0])  # ManifestError lists every bad line
     if copy_from is not None and project is not None and copy_from.project_id != project.pk:
-        raise ValidationError("Copy images from: choose an adapter of the same project")
+        raise ValidationError("Copy images from: choose an adapter of the same project", code="invalid")
     report = ImportReport()
     try:
         with transaction.atomic():
