@@ -3,17 +3,26 @@ results grid with its filters (the verify page filters the same way)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, F, Q, QuerySet
 from django.utils.html import json_script
 
 from bulk_analysis import histograms
 from bulk_analysis.models import BulkAnalysisJob, Prediction
+from console import access
 from console.lib.pagination import CountedPaginator
 from moderation import taxonomy
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
 GRID_PAGE = 60  # images per page of the job's grid
+
+
+def get_job(user: User | AnonymousUser, pk: int, role: str = access.VIEWER) -> BulkAnalysisJob:
+    """The job a page shows, for a user with `role`: 404 if there is none, 403 below the role."""
+    return access.get_or_404(user, BulkAnalysisJob.objects.select_related("adapter__project"), pk, role)
 
 
 def jobs_with_counts() -> QuerySet[BulkAnalysisJob]:

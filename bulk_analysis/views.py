@@ -79,7 +79,7 @@ def _report(request, report: services.AddReport) -> None:
 @require_POST
 def upload_images(request, pk):
     """One batch (at most 50) of images from the computer, or an S3 prefix / manifest, for a CREATED job."""
-    job = access.get_job(request.user, pk, access.MANAGER)
+    job = queries.get_job(request.user, pk, access.MANAGER)
     files = request.FILES.getlist("images")
     form = AddImagesForm(request.POST, request.FILES) if not files else None
     try:
@@ -106,7 +106,7 @@ def upload_images(request, pk):
 
 @require_POST
 def start_job(request, pk):
-    job = access.get_job(request.user, pk, access.MANAGER)
+    job = queries.get_job(request.user, pk, access.MANAGER)
     try:
         services.start_job(user=request.user, job=job)
     except ValidationError as exc:
@@ -117,7 +117,7 @@ def start_job(request, pk):
 
 
 def job_detail(request, pk):
-    job = access.get_job(request.user, pk)
+    job = queries.get_job(request.user, pk)
     binned, progress = queries.job_progress(job)
     if request.htmx and request.htmx.target == "job-progress":
         response = render(request, "bulk_analysis/_progress.html", {"job": job, "progress": progress})
@@ -143,7 +143,7 @@ def job_detail(request, pk):
 
 
 def _prediction(request, pk, line) -> Prediction:
-    job = access.get_job(request.user, pk)
+    job = queries.get_job(request.user, pk)
     prediction = get_object_or_404(Prediction, job=job, line=line)
     prediction.job = job
     return prediction
@@ -171,14 +171,14 @@ def image(request, pk, line):
 
 
 def download_results(request, pk):
-    job = access.get_job(request.user, pk)
+    job = queries.get_job(request.user, pk)
     if not job.output_manifest:
         raise Http404("the job has no results yet")
     return stored_file(job.output_manifest, "application/jsonlines", f"{job.name}-results.manifest")
 
 
 def download_summary(request, pk):
-    job = access.get_job(request.user, pk)
+    job = queries.get_job(request.user, pk)
     if not job.summary:
         raise Http404("the job has no summary yet")
     return stored_file(job.summary, "application/json", f"{job.name}-manifest-summary.json")

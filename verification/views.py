@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from bulk_analysis import queries as bulk_queries
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from console import access
 from console.models import Profile
@@ -15,7 +16,7 @@ from verification.forms import TrainFromVerificationForm
 
 
 def _job(request, pk, role=access.VIEWER) -> BulkAnalysisJob:
-    job = access.get_job(request.user, pk, role)
+    job = bulk_queries.get_job(request.user, pk, role)
     if job.status != BulkAnalysisJob.Status.SUCCEEDED:
         raise Http404("only a succeeded job's predictions can be verified")
     return job
