@@ -97,27 +97,41 @@ class BulkAnalysisJob(GuardedTransitions, models.Model):
         """QUEUED -> IN_PROGRESS."""
         return self.transition([self.Status.QUEUED], self.Status.IN_PROGRESS, started_at=timezone.now())
 
-    def succeed(self, *, message: str, **results: Any) -> bool:
-        """IN_PROGRESS -> SUCCEEDED; `results`: output_manifest, summary, histograms."""
+    def succeed(
+        self, *, output_manifest: str, summary: str, histograms: dict[str, Any], message: str = ""
+    ) -> bool:
+        """IN_PROGRESS -> SUCCEEDED, with its results manifest, summary and histograms."""
         return self.transition(
             [self.Status.IN_PROGRESS],
             self.Status.SUCCEEDED,
             completed_at=timezone.now(),
+            output_manifest=output_manifest,
+            summary=summary,
+            histograms=histograms,
             failure_code="",
             status_message=message,
-            **results,
         )
 
-    def fail(self, code: str, message: str, **results: Any) -> bool:
-        """QUEUED or IN_PROGRESS -> FAILED, with FailureDetails' code and message; `results` as
-        for succeed when the job ran to the end and not one image could be analysed."""
+    def fail(
+        self,
+        code: str,
+        message: str,
+        *,
+        output_manifest: str = "",
+        summary: str = "",
+        histograms: dict[str, Any] | None = None,
+    ) -> bool:
+        """QUEUED or IN_PROGRESS -> FAILED, with FailureDetails' code and message; the results
+        when it ran to the end and not one image could be analysed (none yet otherwise)."""
         return self.transition(
             [self.Status.QUEUED, self.Status.IN_PROGRESS],
             self.Status.FAILED,
             completed_at=timezone.now(),
+            output_manifest=output_manifest,
+            summary=summary,
+            histograms=histograms,
             failure_code=code[:32],
             status_message=message,
-            **results,
         )
 
     def clamp_threshold(self, value) -> float:

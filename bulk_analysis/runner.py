@@ -369,16 +369,24 @@ def finish_if_done(*, job: BulkAnalysisJob) -> bool:
     prefix = job.output_prefix or f"{job.folder}/output"
     output_name = storage.save(f"{prefix}/results.manifest", output.encode())
     summary_name = storage.save(f"{prefix}/manifest-summary.json", summary.encode())
-    results = {"output_manifest": output_name, "summary": summary_name, "histograms": binned}
     analysed = len(rows) - len(errors)
     with transaction.atomic():
         if analysed:
-            message = f"{len(errors)} of {len(rows)} images could not be analysed; see the summary."
-            won = job.succeed(message=message if errors else "", **results)
+            partly = f"{len(errors)} of {len(rows)} images could not be analysed; see the summary."
+            won = job.succeed(
+                output_manifest=output_name,
+                summary=summary_name,
+                histograms=binned,
+                message=partly if errors else "",
+            )
         else:
-            code = errors[0]["code"] if errors else "INVALID_MANIFEST"
-            message = "No image could be analysed; the summary gives each image's error."
-            won = job.fail(code, message, **results)
+            won = job.fail(
+                errors[0]["code"] if errors else "INVALID_MANIFEST",
+                "No image could be analysed; the summary gives each image's error.",
+                output_manifest=output_name,
+                summary=summary_name,
+                histograms=binned,
+            )
         if won:
             word = "finished" if analysed else "failed"
             _notify(
