@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -169,7 +169,7 @@ def training_blockers(adapter: Adapter) -> list[str]:
 
 def start_training(
     *,
-    user,
+    user: User | None,
     adapter: Adapter,
     confidence_threshold: float = 50.0,
     tags: dict[str, str] | None = None,
@@ -225,7 +225,7 @@ def start_training(
     return adapter
 
 
-def _begin(adapter: Adapter, *, training_manifest: str, testing_manifest: str, **fields) -> None:
+def _begin(adapter: Adapter, *, training_manifest: str, testing_manifest: str, **fields: Any) -> None:
     """DRAFT/TRAINING_FAILED -> TRAINING_IN_PROGRESS on frozen manifests; enqueue on commit."""
     locations = {"training_data": storage.uri_for(training_manifest)}
     if testing_manifest:
@@ -256,10 +256,10 @@ def _begin(adapter: Adapter, *, training_manifest: str, testing_manifest: str, *
             f"Training cannot start: the adapter is {adapter.get_status_display().lower()}", code="in_use"
         )
     pk = adapter.pk
-    transaction.on_commit(lambda: enqueue_training(pk))
+    transaction.on_commit(lambda: _enqueue_training(pk))
 
 
-def enqueue_training(adapter_id: int) -> None:
+def _enqueue_training(adapter_id: int) -> None:
     # Imported here: adapters.tasks imports this module (the service -> task enqueue cycle).
     from adapters.tasks import train_adapter
 
@@ -292,7 +292,7 @@ def training_spec(adapter: Adapter) -> TrainingSpec:
     )
 
 
-def run_training(adapter: Adapter) -> TrainingStatus:
+def run_training(*, adapter: Adapter) -> TrainingStatus:
     """Train through the backend. A final result is stored; TRAINING_IN_PROGRESS (aws) keeps the ARN to poll.
 
     Raises BackendError (the caller retries the retryable ones) and manifests.ManifestError.
@@ -306,24 +306,26 @@ def run_training(adapter: Adapter) -> TrainingStatus:
         )
         adapter.backend_arn = result.adapter_arn if result.adapter_arn != adapter.arn else ""
         return result
-    finish_training(adapter, result)
+    finish_training(adapter=adapter, result=result)
     return result
 
 
-def poll_training(adapter: Adapter) -> TrainingStatus:
+def poll_training(*, adapter: Adapter) -> TrainingStatus:
     """Ask the backend how a remote training is going; store it when final."""
     result = get_backend().training_status(
         project_arn=adapter.project.remote_arn, adapter_arn=adapter.remote_arn, version_name=adapter.name
     )
     if result.status != Adapter.Status.TRAINING_IN_PROGRESS:
-        finish_training(adapter, result)
+        finish_training(adapter=adapter, result=result)
     return result
 
 
-def finish_training(adapter: Adapter, result: TrainingStatus) -> None:
+def finish_training(*, adapter: Adapter, result: TrainingStatus) -> None:
     """Store a final training result and tell the person who created the adapter."""
     if result.status == Adapter.Status.TRAINING_FAILED:
-        fail_training(adapter, result.message or "the backend reported TRAINING_FAILED without a reason")
+        fail_training(
+            adapter=adapter, message=result.message or "the backend reported TRAINING_FAILED without a reason"
+        )
         return
     with transaction.atomic():
         completed = adapter.mark_completed(result)
@@ -337,19 +339,19 @@ def finish_training(adapter: Adapter, result: TrainingStatus) -> None:
             )
     if completed:
         f1 = f", F1 score {adapter.f1_score:.2f}" if adapter.f1_score is not None else ""
-        notify(adapter, f"Adapter {adapter.name} finished training{f1}.", level="success")
+        notify(adapter=adapter, message=f"Adapter {adapter.name} finished training{f1}.", level="success")
 
 
-def fail_training(adapter: Adapter, message: str) -> None:
+def fail_training(*, adapter: Adapter, message: str) -> None:
     with transaction.atomic():
         failed = adapter.mark_failed(message)
         if failed:
             record(None, "adapter.training_failed", adapter, project=adapter.project, message=message[:500])
     if failed:
-        notify(adapter, f"Adapter {adapter.name} failed to train: {message}", level="error")
+        notify(adapter=adapter, message=f"Adapter {adapter.name} failed to train: {message}", level="error")
 
 
-def notify(adapter: Adapter, message: str, *, level: str = "info") -> None:
+def notify(*, adapter: Adapter, message: str, level: str = "info") -> None:
     """A notification in the console, and an e-mail when the person has an address."""
     user = adapter.created_by
     if user is None:
@@ -363,7 +365,7 @@ def notify(adapter: Adapter, message: str, *, level: str = "info") -> None:
             log.exception("could not e-mail %s about adapter %s", user.email, adapter.pk)
 
 
-def fail_stale_trainings(*, now=None) -> dict[str, list[int]]:
+def fail_stale_trainings(*, now: datetime | None = None) -> dict[str, list[int]]:
     """Finish or fail TRAINING_IN_PROGRESS rows whose task is gone (a worker that died).
 
     A run started more than STALE_AFTER ago: on a backend that trains remotely and has an
@@ -377,10 +379,10 @@ def fail_stale_trainings(*, now=None) -> dict[str, list[int]]:
     for adapter in stale:
         if adapter.backend_arn:
             try:
-                poll_training(adapter)
+                poll_training(adapter=adapter)
             except BackendError as exc:
                 if not exc.retryable:
-                    fail_training(adapter, exc.message)
+                    fail_training(adapter=adapter, message=exc.message)
             done["polled"].append(adapter.pk)
         elif adapter.training_attempts < MAX_TRAINING_ATTEMPTS:
             with transaction.atomic():
@@ -391,12 +393,12 @@ def fail_stale_trainings(*, now=None) -> dict[str, list[int]]:
                 ).update(training_attempts=F("training_attempts") + 1, training_started_at=now)
                 if moved:
                     pk = adapter.pk
-                    transaction.on_commit(partial(enqueue_training, pk))
+                    transaction.on_commit(partial(_enqueue_training, pk))
                     done["requeued"].append(pk)
         else:
             fail_training(
-                adapter,
-                f"Training stopped: the worker running it stopped {_plural(adapter.training_attempts, 'time')} "
+                adapter=adapter,
+                message=f"Training stopped: the worker running it stopped {_plural(adapter.training_attempts, 'time')} "
                 f"without finishing (no result after {STALE_AFTER}). Check that a worker is running "
                 "and has enough memory, then train the adapter again.",
             )
@@ -415,7 +417,7 @@ def _auto_name(adapter: Adapter) -> str:
     return f"{base}-auto-{n}"
 
 
-def retrain_frozen(adapter: Adapter) -> Adapter:
+def retrain_frozen(*, adapter: Adapter) -> Adapter:
     """A new adapter version trained on `adapter`'s frozen dataset (auto-update)."""
     new = create_adapter(
         user=None,
@@ -445,7 +447,7 @@ def retrain_frozen(adapter: Adapter) -> Adapter:
     return new
 
 
-def _deprecate(adapter: Adapter, now, message: str) -> bool:
+def _deprecate(adapter: Adapter, now: datetime, message: str) -> bool:
     return adapter.transition(
         [Adapter.Status.TRAINING_COMPLETED],
         Adapter.Status.DEPRECATED,
@@ -462,7 +464,7 @@ def _expire(adapter: Adapter, message: str) -> bool:
     )
 
 
-def check_base_model_versions(*, now=None) -> dict[str, list[int]]:
+def check_base_model_versions(*, now: datetime | None = None) -> dict[str, list[int]]:
     """Mark adapters as AWS marks them when the base model changes; auto-update retrains them.
 
     local: an adapter trained on another version than the engine's is DEPRECATED (expiring
@@ -505,10 +507,14 @@ def check_base_model_versions(*, now=None) -> dict[str, list[int]]:
             if _deprecate(adapter, now, message):
                 done["deprecated"].append(adapter.pk)
     for adapter in Adapter.objects.filter(pk__in=done["deprecated"]).select_related("project", "created_by"):
-        notify(adapter, f"Adapter {adapter.name} is deprecated: {adapter.status_message}", level="error")
+        notify(
+            adapter=adapter,
+            message=f"Adapter {adapter.name} is deprecated: {adapter.status_message}",
+            level="error",
+        )
         if adapter.project.auto_update and adapter.training_manifest:
             try:
-                done["retrained"].append(retrain_frozen(adapter).pk)
+                done["retrained"].append(retrain_frozen(adapter=adapter).pk)
             except (ValidationError, OSError) as exc:
                 log.warning("auto-update of adapter %s: %s", adapter.pk, exc)
     return done
@@ -539,7 +545,7 @@ def _files_of(adapter: Adapter) -> list[str]:
     return sorted(names)
 
 
-def delete_adapter(*, user, adapter: Adapter) -> None:
+def delete_adapter(*, user: User | None, adapter: Adapter) -> None:
     """Delete an adapter (refused while it trains): DELETING, the backend's copy, its files, then the row."""
     if adapter.status == Adapter.Status.TRAINING_IN_PROGRESS:
         raise ValidationError(

@@ -31,7 +31,7 @@ def _retry_or_fail(task, adapter: Adapter, exc: BackendError) -> None:
     retry, fails the training with the backend's message."""
     if exc.retryable and task.request.retries < task.max_retries:
         raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from exc
-    services.fail_training(adapter, exc.message)
+    services.fail_training(adapter=adapter, message=exc.message)
 
 
 def _training(adapter_id: int) -> Adapter | None:
@@ -52,17 +52,17 @@ def train_adapter(self, adapter_id: int) -> None:
         poll_adapter_training.apply_async((adapter_id,), countdown=POLL_SECONDS)
         return
     try:
-        result = services.run_training(adapter)
+        result = services.run_training(adapter=adapter)
     except BackendError as exc:
         _retry_or_fail(self, adapter, exc)
         return
     except ManifestError as exc:
-        services.fail_training(adapter, f"The frozen dataset cannot be read: {exc}")
+        services.fail_training(adapter=adapter, message=f"The frozen dataset cannot be read: {exc}")
         return
     except FileNotFoundError:  # permanent: a retry would read the same missing file
         services.fail_training(
-            adapter,
-            "The frozen dataset cannot be read: a manifest of this training is missing from storage. "
+            adapter=adapter,
+            message="The frozen dataset cannot be read: a manifest of this training is missing from storage. "
             "Train the adapter again to freeze its dataset anew.",
         )
         return
@@ -77,7 +77,7 @@ def poll_adapter_training(self, adapter_id: int) -> None:
     if adapter is None:
         return
     try:
-        result = services.poll_training(adapter)
+        result = services.poll_training(adapter=adapter)
     except BackendError as exc:
         _retry_or_fail(self, adapter, exc)
         return

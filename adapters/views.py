@@ -71,7 +71,7 @@ def retrain_adapter(request, pk):
         )
         return redirect("adapters-detail", adapter.pk)
     try:
-        new = services.retrain_frozen(adapter)
+        new = services.retrain_frozen(adapter=adapter)
     except (ValidationError, OSError) as exc:
         messages.error(request, f"Retraining could not start: {exc}")
         return redirect("adapters-detail", adapter.pk)
