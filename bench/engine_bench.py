@@ -169,7 +169,7 @@ def int8_agreement(engine_fp: Engine, images: list[bytes]) -> dict[str, str]:
 def _part(name: str) -> str:
     side = INT8_PARTS[name]
     if side is None:
-        return f"{name} int8" + (" but its detection head" if name == "detector" else "")
+        return f"{name} int8" + (" but the end of its detection head" if name == "detector" else "")
     return f"{name} int8 in its 1x1 convolutions of ≤ {side} px, the rest float32"
 
 
