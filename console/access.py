@@ -46,10 +46,3 @@ def get_or_404(user, queryset: QuerySet[M], pk, role: str = VIEWER) -> M:
     obj = get_object_or_404(queryset, pk=pk)
     require_role(user, role)
     return obj
-
-
-def get_job(user, pk, role: str = VIEWER):
-    """Until bulk_analysis and verification fetch their jobs with get_or_404 (issue 12)."""
-    from bulk_analysis.models import BulkAnalysisJob
-
-    return get_or_404(user, BulkAnalysisJob.objects.select_related("adapter__project"), pk, role)
