@@ -2,7 +2,15 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
-from console.models import AuditEntry, ImageEmbedding, LoginFailure, Notification, Profile, WorkerHeartbeat
+from console.models import (
+    AuditEntry,
+    ImageEmbedding,
+    LoginFailure,
+    Notification,
+    Profile,
+    ProviderIdentity,
+    WorkerHeartbeat,
+)
 
 
 @admin.register(Profile)
@@ -49,6 +57,16 @@ class ImageEmbeddingAdmin(admin.ModelAdmin):
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(admin.ModelAdmin):
     list_display = ["hostname", "seen_at"]
+
+
+@admin.register(ProviderIdentity)
+class ProviderIdentityAdmin(admin.ModelAdmin):
+    """Who signs in through the OpenID Connect provider; deleting one unlinks the account."""
+
+    list_display = ["user", "issuer", "subject", "created_at", "last_sign_in_at"]
+    list_filter = ["issuer"]
+    search_fields = ["user__username", "subject"]
+    readonly_fields = ["user", "issuer", "subject", "created_at", "last_sign_in_at"]
 
 
 @admin.register(LoginFailure)

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "console",
     "projects",
     "adapters",
+    "hashbanks",
     "bulk_analysis",
     "verification",
     "rekognition_api",
@@ -272,6 +273,53 @@ LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
 # Behind a reverse proxy every request comes from the proxy: count sign-in failures by the
 # address it appends to X-Forwarded-For instead. Only turn this on behind a proxy that sets it.
 TRUST_X_FORWARDED_FOR = env_bool("DJANGO_TRUST_X_FORWARDED_FOR", False)
+
+
+def _role_groups(value: str) -> dict[str, str]:
+    """OIDC_ROLE_GROUPS: comma-separated group=role pairs, e.g. "console-admins=admin,moderators=manager"."""
+    roles = ("viewer", "annotator", "manager", "admin")
+    mapping = {}
+    for pair in filter(None, (p.strip() for p in value.split(","))):
+        group, sep, role = pair.rpartition("=")
+        if not sep or not group.strip() or role.strip() not in roles:
+            raise ImproperlyConfigured(
+                f"OIDC_ROLE_GROUPS: {pair!r} must be group=role, the role one of {', '.join(roles)}"
+            )
+        mapping[group.strip()] = role.strip()
+    return mapping
+
+
+# Sign-in with an OpenID Connect provider (console/oidc.py, mozilla-django-oidc), besides or
+# instead of local accounts. On when OIDC_ISSUER and OIDC_CLIENT_ID are set; the endpoints come
+# from the issuer's discovery document unless set here.
+OIDC_ISSUER = env_str("OIDC_ISSUER").rstrip("/")
+OIDC_RP_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")
+OIDC_RP_SCOPES = env_str("OIDC_SCOPES", "openid email profile")
+OIDC_RP_SIGN_ALGO = env_str("OIDC_SIGN_ALGORITHM", "RS256")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_USERINFO_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_JWKS_ENDPOINT")
+OIDC_RP_IDP_SIGN_KEY = None  # the provider's keys come from its JWKS endpoint
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")  # "Sign in with <name>"
+# The claim that lists a person's groups (a dotted path reaches into nested claims), and the
+# console role each group gives; the highest wins. No mapped group: OIDC_DEFAULT_ROLE ("none" refuses).
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_ROLE_GROUPS = _role_groups(env_str("OIDC_ROLE_GROUPS"))
+OIDC_DEFAULT_ROLE = env_choice(
+    "OIDC_DEFAULT_ROLE", "viewer", ("viewer", "annotator", "manager", "admin", "none")
+)
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT_SECONDS", 10)
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
+LOGIN_REDIRECT_URL_FAILURE = "login"
+# Off: no password signs anyone in (the console's login page offers only the provider, and the
+# Django admin's login form refuses passwords too).
+LOCAL_LOGIN = env_bool("LOCAL_LOGIN", True)
+if not LOCAL_LOGIN and not (OIDC_ISSUER and OIDC_RP_CLIENT_ID):
+    raise ImproperlyConfigured("LOCAL_LOGIN=false needs OIDC_ISSUER and OIDC_CLIENT_ID: nobody could sign in")
+AUTHENTICATION_BACKENDS = ["console.oidc.PasswordBackend", "console.oidc.ProviderBackend"]
 
 # Production: behind TLS, secure cookies and headers (python manage.py check --deploy).
 SECURE = env_bool("DJANGO_SECURE", False)

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from console import views
+from console import oidc, views
 
 urlpatterns = [
     path("notifications/", views.notifications, name="console-notifications"),
@@ -11,12 +11,16 @@ urlpatterns = [
     path("audit/", views.audit_log, name="console-audit"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Sign-in with OpenID Connect (404 unless configured): to the provider, and back.
+    path("oidc/authenticate/", oidc.authenticate, name="oidc_authentication_init"),
+    path("oidc/callback/", oidc.callback, name="oidc_authentication_callback"),
     path("admin/", admin.site.urls),
     # Each app's pages at the paths its urls.py spells out (a dataset's pages are under projects/).
     path("", include("projects.urls")),
     path("", include("adapters.urls")),
     path("bulk-analysis/", include("bulk_analysis.urls")),
     path("verify/", include("verification.urls")),
+    path("hash-banks/", include("hashbanks.urls")),
     path("", include("rekognition_api.urls")),
 ]
 handler400 = "console.error_pages.bad_request"

@@ -9,12 +9,13 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from console import access
+from console import access, oidc
 from console.models import AuditEntry, LoginFailure, Notification, WorkerHeartbeat
 
 NAVIGATION = [
     ("Custom Moderation", "console-home"),
     ("Bulk analysis", "bulk-list"),
+    ("Hash banks", "hashbanks-list"),
     ("Notifications", "console-notifications"),
     ("API keys", "console-api-keys"),
     ("Audit log", "console-audit"),
@@ -62,7 +63,20 @@ def _client_ip(request) -> str | None:
 class LoginView(auth_views.LoginView):
     """Django's login, refusing further attempts after repeated failures for a user or an address."""
 
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            local_login=settings.LOCAL_LOGIN,
+            provider_name=settings.OIDC_PROVIDER_NAME if oidc.enabled() else "",
+            **kwargs,
+        )
+
     def post(self, request, *args, **kwargs):
+        if not settings.LOCAL_LOGIN:
+            form = self.get_form()
+            form.add_error(
+                None, f"Sign-in with a password is turned off: sign in with {settings.OIDC_PROVIDER_NAME}."
+            )
+            return self.render_to_response(self.get_context_data(form=form), status=403)
         since = timezone.now() - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
         username = request.POST.get("username", "")[:150]
         recent = LoginFailure.objects.filter(at__gte=since)

@@ -289,7 +289,8 @@ CASES = [
 ]
 
 # Open to anyone by design, or answered by the API's signature check instead of the login page.
-PUBLIC = {"login", "console-healthz"}
+# Sign-in with OpenID Connect: to the provider and back (tests/console/test_oidc.py).
+PUBLIC = {"login", "console-healthz", "oidc_authentication_init", "oidc_authentication_callback"}
 API = {"api-rekognition", "api-rekognition-noslash"}  # the API matrix below
 ADMIN_SITE = "admin:"  # Django's admin: staff only (test_the_admin_is_for_staff_only)
 
