@@ -2,8 +2,10 @@
 
 Each handler takes the key's owner and the checked request parameters and returns
 the response dict (timestamps as datetimes; the view writes them as epoch seconds).
-Handlers raise ApiError for AWS's modeled errors; ValidationError from a service is
-answered as InvalidParameterException and BackendError by its own code.
+Handlers raise ApiError for AWS's modeled errors. The services own the rules: a refusal
+of theirs (a ValidationError with a code) becomes AWS's error in common.service_error,
+and a BackendError is answered by its own code. Lookups by ARN are the only reads here;
+the operations write nothing but the API's own ApiRequest rows.
 One module per resource: detect, projects, versions (adapters), jobs (bulk analysis), tags.
 """
 

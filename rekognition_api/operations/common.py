@@ -12,7 +12,6 @@ from django.db.models import Q
 from adapters.models import Adapter
 from console.backends.base import BackendError, ImageRef
 from console.lib import storage
-from console.validators import validate_tags
 from moderation.manifests import parse_s3_uri
 from projects.models import Project
 from rekognition_api.models import ApiRequest
@@ -28,10 +27,6 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.status = status
-
-
-def messages(exc: ValidationError) -> str:
-    return "; ".join(exc.messages)
 
 
 # AWS's error for each code the services give a refusal (a ValidationError); an operation that
@@ -54,7 +49,8 @@ def service_error(
     # Several messages (or a form's errors) have no code of their own: the first coded one decides.
     code = next((error.code for error in getattr(exc, "error_list", []) if error.code), "")
     aws_code = codes.get(code) or SERVICE_ERRORS.get(code, default)
-    return ApiError(aws_code, f"{where}: {messages(exc)}" if where else messages(exc))
+    text = "; ".join(exc.messages)
+    return ApiError(aws_code, f"{where}: {text}" if where else text)
 
 
 # Lookups ------------------------------------------------------------------------------------
@@ -131,13 +127,6 @@ def echo(resource_id: str) -> dict:
 
 def digest(params: dict) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def check_tags(tags: dict, field: str = "Tags") -> None:
-    try:
-        validate_tags(tags, field)
-    except ValidationError as exc:
-        raise ApiError("InvalidParameterException", messages(exc)) from None
 
 
 # Pagination ---------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from projects.models import Project
 from rekognition_api.operations.common import (
     FEATURE,
     ApiError,
-    check_tags,
     page,
     project_by_arn,
     service_error,
@@ -25,13 +24,10 @@ def create_project(user, params: dict) -> dict:
             "InvalidParameterException",
             f"Feature: this console serves Custom Moderation only; send Feature={FEATURE} (got {feature})",
         )
-    name = params["ProjectName"]
-    if Project.objects.filter(name=name).exists():
-        raise ApiError("ResourceInUseException", f"ProjectName: a project named {name!r} already exists")
-    check_tags(params.get("Tags", {}))
+    # A taken name ("exists") and bad tags are the service's to refuse; the view maps them.
     project = services.create_project(
         user=user,
-        name=name,
+        name=params["ProjectName"],
         description="",
         auto_update=params.get("AutoUpdate", "DISABLED") == "ENABLED",
         tags=params.get("Tags", {}),
@@ -70,15 +66,8 @@ def describe_projects(user, params: dict) -> dict:
 def delete_project(user, params: dict) -> dict:
     require_role(user, MANAGER)
     project = project_by_arn(params["ProjectArn"])
-    count = project.adapters.count()
-    if count:
-        raise ApiError(
-            "ResourceInUseException",
-            f"ProjectArn: project {project.name!r} still has {count} adapter{'s' if count != 1 else ''}; "
-            "delete them first",
-        )
     try:
         services.delete_project(user=user, project=project)
-    except ValidationError as exc:  # every refusal of a deletion, the backend's too, is "in use"
+    except ValidationError as exc:  # adapters remain ("in_use"); the backend's refusal is "in use" too
         raise service_error(exc, default="ResourceInUseException") from None
     return {"Status": "DELETING"}

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 
+from adapters import services
 from adapters.models import Adapter
 from console.access import MANAGER, VIEWER, require_role
-from console.models import record
 from projects.models import Project
-from rekognition_api.operations.common import ApiError, check_tags
+from rekognition_api.operations.common import ApiError, service_error
 
 
-def _taggable(arn: str):
+def _taggable(arn: str) -> Project | Adapter:
     obj = Project.objects.filter(Q(arn=arn) | Q(backend_arn=arn)).first()
     if obj is None:
         obj = Adapter.objects.select_related("project").filter(Q(arn=arn) | Q(backend_arn=arn)).first()
@@ -22,31 +23,18 @@ def _taggable(arn: str):
     return obj
 
 
-def _save_tags(user, obj, tags: dict, action: str, **detail) -> None:
-    obj.tags = tags
-    obj.save(update_fields=["tags"])
-    record(user, action, obj, project=obj if isinstance(obj, Project) else obj.project, **detail)
-
-
 def tag_resource(user, params: dict) -> dict:
     require_role(user, MANAGER)
-    obj = _taggable(params["ResourceArn"])
-    check_tags(params["Tags"])
-    merged = {**obj.tags, **params["Tags"]}
-    if len(merged) > 200:
-        raise ApiError(
-            "ServiceQuotaExceededException",
-            f"Tags: a resource can have at most 200 tags (this would make {len(merged)})",
-        )
-    _save_tags(user, obj, merged, "tags.add", keys=sorted(params["Tags"]))
+    try:
+        services.add_tags(user=user, obj=_taggable(params["ResourceArn"]), tags=params["Tags"])
+    except ValidationError as exc:  # more than 200 in all is AWS's ServiceQuotaExceededException (spec 1.11)
+        raise service_error(exc, limit="ServiceQuotaExceededException") from None
     return {}
 
 
 def untag_resource(user, params: dict) -> dict:
     require_role(user, MANAGER)
-    obj = _taggable(params["ResourceArn"])
-    remaining = {k: v for k, v in obj.tags.items() if k not in set(params["TagKeys"])}
-    _save_tags(user, obj, remaining, "tags.remove", keys=sorted(params["TagKeys"]))
+    services.remove_tags(user=user, obj=_taggable(params["ResourceArn"]), keys=params["TagKeys"])
     return {}
 
 

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.db import transaction
 
 from adapters import datasets, services
 from adapters.models import Adapter
 from console.access import MANAGER, VIEWER, require_role
 from console.lib import storage
+from console.validators import validate_tags
 from moderation.manifests import ManifestError
 from rekognition_api.models import ApiRequest
 from rekognition_api.operations.common import (
     FEATURE,
     ApiError,
     adapter_by_arn,
-    check_tags,
     digest,
     echo,
     own_output_bucket,
@@ -62,22 +61,9 @@ def _import(*, user, adapter: Adapter, manifests: list[dict], field: str, split:
             raise ApiError("InvalidParameterException", f"{where}: images that cannot be used: {problems}")
 
 
-def _delete_files(images) -> None:
-    for image in images:
-        for name in (image.file, image.thumbnail):
-            if name and default_storage.exists(name):
-                default_storage.delete(name)
-
-
 def create_project_version(user, params: dict) -> dict:
     require_role(user, MANAGER)
     project = project_by_arn(params["ProjectArn"])
-    name = params["VersionName"]
-    if project.adapters.filter(name=name).exists():
-        raise ApiError(
-            "ResourceInUseException",
-            f"VersionName: project {project.name!r} already has a version named {name!r}",
-        )
     own_output_bucket(params["OutputConfig"].get("S3Bucket", ""), "OutputConfig.S3Bucket")
     training = _manifest_assets(params.get("TrainingData"), "TrainingData")
     if not training:
@@ -99,12 +85,16 @@ def create_project_version(user, params: dict) -> dict:
         )
     threshold = params.get("FeatureConfig", {}).get("ContentModeration", {}).get("ConfidenceThreshold", 50.0)
     tags = params.get("Tags", {})
-    check_tags(tags)
+    validate_tags(tags)  # the request's TagMap, refused before any manifest is read and imported
     added: list = []
     try:
         with transaction.atomic():
+            # A taken name is the service's "exists": the view answers ResourceInUseException.
             adapter = services.create_adapter(
-                user=user, project=project, name=name, description=params.get("VersionDescription", "")
+                user=user,
+                project=project,
+                name=params["VersionName"],
+                description=params.get("VersionDescription", ""),
             )
             _import(
                 user=user,
@@ -117,17 +107,17 @@ def create_project_version(user, params: dict) -> dict:
             _import(
                 user=user, adapter=adapter, manifests=testing, field="TestingData", split="test", added=added
             )
-            blockers = services.training_blockers(adapter)
-            if blockers:
-                raise ApiError("InvalidParameterException", "TrainingData: " + "; ".join(blockers))
-            adapter = services.start_training(
-                user=user,
-                adapter=adapter,
-                confidence_threshold=threshold,
-                tags=tags,
-                kms_key_id=params.get("KmsKeyId", ""),
-                description=params.get("VersionDescription"),
-            )
+            try:
+                adapter = services.start_training(
+                    user=user,
+                    adapter=adapter,
+                    confidence_threshold=threshold,
+                    tags=tags,
+                    kms_key_id=params.get("KmsKeyId", ""),
+                    description=params.get("VersionDescription"),
+                )
+            except ValidationError as exc:  # the imported dataset cannot train ("not_ready")
+                raise service_error(exc, where="TrainingData") from None
             ApiRequest.objects.create(
                 user=user,
                 operation="CreateProjectVersion",
@@ -140,7 +130,7 @@ def create_project_version(user, params: dict) -> dict:
                 },
             )
     except BaseException:  # the service's refusals go on to the common mapping
-        _delete_files(added)
+        datasets.delete_stored(added)
         raise
     return {"ProjectVersionArn": adapter.arn}
 
@@ -224,13 +214,8 @@ def describe_project_versions(user, params: dict) -> dict:
 def delete_project_version(user, params: dict) -> dict:
     require_role(user, MANAGER)
     adapter = adapter_by_arn(params["ProjectVersionArn"])
-    if adapter.status == Adapter.Status.TRAINING_IN_PROGRESS:
-        raise ApiError(
-            "ResourceInUseException",
-            f"ProjectVersionArn: adapter {adapter.arn} is training; delete it when training has finished",
-        )
     try:
         services.delete_adapter(user=user, adapter=adapter)
-    except ValidationError as exc:  # every refusal of a deletion, the backend's too, is "in use"
+    except ValidationError as exc:  # training or deleting ("in_use"); the backend's refusal is "in use" too
         raise service_error(exc, default="ResourceInUseException") from None
     return {"Status": "DELETING"}
