@@ -4,8 +4,8 @@ Each handler takes the key's owner and the checked request parameters and return
 the response dict (timestamps as datetimes; the view writes them as epoch seconds).
 Handlers raise ApiError for AWS's modeled errors. The services own the rules: a refusal
 of theirs (a ValidationError with a code) becomes AWS's error in common.service_error,
-and a BackendError is answered by its own code. Lookups by ARN are the only reads here;
-the operations write nothing but the API's own ApiRequest rows.
+and a BackendError is answered by its own code. Here are only reads (lookups by ARN, the
+Describe and List queries) and the API's own ApiRequest rows; every other write is a service's.
 One module per resource: detect, projects, versions (adapters), jobs (bulk analysis), tags.
 """
 
