@@ -42,6 +42,7 @@ from console.validators import (
     validate_tags,
 )
 from moderation import manifests
+from webhooks import services as webhooks
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -337,6 +338,7 @@ def finish_training(*, adapter: Adapter, result: TrainingStatus) -> None:
                 project=adapter.project,
                 f1_score=adapter.f1_score,
             )
+            webhooks.emit(webhooks.Event.ADAPTER_TRAINING_COMPLETED, adapter, f1_score=adapter.f1_score)
     if completed:
         f1 = f", F1 score {adapter.f1_score:.2f}" if adapter.f1_score is not None else ""
         notify(adapter=adapter, message=f"Adapter {adapter.name} finished training{f1}.", level="success")
@@ -347,6 +349,7 @@ def fail_training(*, adapter: Adapter, message: str) -> None:
         failed = adapter.mark_failed(message)
         if failed:
             record(None, "adapter.training_failed", adapter, project=adapter.project, message=message[:500])
+            webhooks.emit(webhooks.Event.ADAPTER_TRAINING_FAILED, adapter, message=message[:500])
     if failed:
         notify(adapter=adapter, message=f"Adapter {adapter.name} failed to train: {message}", level="error")
 
@@ -507,6 +510,7 @@ def check_base_model_versions(*, now: datetime | None = None) -> dict[str, list[
             if _deprecate(adapter, now, message):
                 done["deprecated"].append(adapter.pk)
     for adapter in Adapter.objects.filter(pk__in=done["deprecated"]).select_related("project", "created_by"):
+        webhooks.emit(webhooks.Event.ADAPTER_DEPRECATED, adapter, message=adapter.status_message)
         notify(
             adapter=adapter,
             message=f"Adapter {adapter.name} is deprecated: {adapter.status_message}",

@@ -28,6 +28,7 @@ from console.backends.base import BackendError, ImageRef, ModerationBackend, get
 from console.lib import images, s3, storage
 from console.models import Notification
 from moderation import manifests, taxonomy
+from webhooks import services as webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -330,6 +331,7 @@ def fail_job(*, job: BulkAnalysisJob, code: str, message: str) -> bool:
         job.histograms = job.predictions.histograms()
         job.save(update_fields=["histograms"])
         _notify(job, f"Bulk analysis job {job.name} failed: {message}", "error")
+        webhooks.emit(webhooks.Event.BULK_JOB_FAILED, job, job_id=job.job_id, code=code, message=message)
     return True
 
 
@@ -389,6 +391,8 @@ def finish_if_done(*, job: BulkAnalysisJob) -> bool:
             )
         if won:
             word = "finished" if analysed else "failed"
+            event = webhooks.Event.BULK_JOB_SUCCEEDED if analysed else webhooks.Event.BULK_JOB_FAILED
+            webhooks.emit(event, job, job_id=job.job_id, images=len(rows), analysed=analysed)
             _notify(
                 job,
                 f"Bulk analysis job {job.name} {word}: {analysed} of {len(rows)} images analysed.",

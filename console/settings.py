@@ -74,6 +74,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "console",
+    "webhooks",
+    "exports",
     "projects",
     "adapters",
     "hashbanks",
@@ -370,6 +372,13 @@ CELERY_BEAT_SCHEDULE = {
     # Bulk jobs whose units were lost with a killed worker (bulk_analysis.services.STALL_SECONDS).
     "bulk-resume-stalled-jobs": {"task": "bulk_analysis.tasks.resume_stalled_jobs", "schedule": 60.0},
 }
+
+# Webhooks (webhooks/): deliveries go only to public addresses unless this is on (a receiver on
+# the same private network); link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10,
+# fd00::/8) never. Failed attempts are retried after 1x, 2x, 4x... this many seconds.
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", False)
+WEBHOOKS_RETRY_BASE_SECONDS = env_int("WEBHOOKS_RETRY_BASE_SECONDS", 30)
+WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 10)
 
 # Rekognition-compatible API (/rekognition/). S3Object fields and manifests name files as
 # (STORAGE_BUCKET, key): the S3 bucket with S3 storage, else the virtual bucket LOCAL_BUCKET,

@@ -20,6 +20,8 @@ urlpatterns = [
     path("", include("adapters.urls")),
     path("bulk-analysis/", include("bulk_analysis.urls")),
     path("verify/", include("verification.urls")),
+    path("webhooks/", include("webhooks.urls")),
+    path("exports/", include("exports.urls")),
     path("hash-banks/", include("hashbanks.urls")),
     path("", include("rekognition_api.urls")),
 ]

@@ -18,6 +18,7 @@ NAVIGATION = [
     ("Hash banks", "hashbanks-list"),
     ("Notifications", "console-notifications"),
     ("API keys", "console-api-keys"),
+    ("Webhooks", "webhooks-list"),
     ("Audit log", "console-audit"),
 ]
 

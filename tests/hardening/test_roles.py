@@ -38,6 +38,7 @@ from tests.api.conftest import make_client, put, put_training_manifest
 from tests.bulk_analysis.conftest import finished_job
 from tests.conftest import make_image_bytes, make_user
 from tests.hardening.conftest import Snapshot
+from webhooks import services as webhook_services
 
 VIEWER, ANNOTATOR, MANAGER, ADMIN = (
     Profile.Role.VIEWER,
@@ -139,6 +140,18 @@ class Case:
 
 def job_line(w, user):
     return [w.job.pk, 1]
+
+
+def webhook(w, user=None) -> list:
+    """A webhook the manager registered (made once per world)."""
+    if not hasattr(w, "webhook"):
+        w.webhook = webhook_services.create_webhook(
+            user=w.owner, url="https://hooks.example.com/roles", events=["bulk_job.failed"]
+        )
+    return [w.webhook.pk]
+
+
+WEBHOOK_FORM = {"url": "https://hooks.example.com/made-here", "events": ["adapter.deprecated"], "active": "on"}
 
 
 CASES = [
@@ -250,6 +263,15 @@ CASES = [
     Case("bulk-summary", "get", VIEWER, (200,), args=lambda w, user: [w.job.pk]),
     Case("bulk-image", "get", VIEWER, (200,), args=job_line),
     Case("bulk-thumbnail", "get", VIEWER, (200,), args=job_line),
+    # Webhooks: managers only (the page shows the signing secret)
+    Case("webhooks-list", "get", MANAGER, (200,)),
+    Case("webhooks-new", "get", MANAGER, (200,)),
+    Case("webhooks-new", "post", MANAGER, (302,), data=lambda w: WEBHOOK_FORM),
+    Case("webhooks-detail", "get", MANAGER, (200,), args=webhook),
+    Case("webhooks-detail", "post", MANAGER, (302,), args=webhook, data=lambda w: WEBHOOK_FORM),
+    Case("webhooks-test", "post", MANAGER, (302,), args=webhook),
+    Case("webhooks-rotate-secret", "post", MANAGER, (302,), args=webhook),
+    Case("webhooks-delete", "post", MANAGER, (302,), args=webhook),
     # Verification
     Case("verify-job", "get", VIEWER, (200,), args=lambda w, user: [w.job.pk]),
     Case(

@@ -1,0 +1,1 @@
+"""Exports: downloads too large for a request, written by the worker."""
