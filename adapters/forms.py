@@ -28,6 +28,13 @@ class ImageSourceForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        # The radio groups show no errors of their own: a tampered value is named at the form's top.
+        for name, title in (("source", "Training images"), ("test_data", "Test dataset")):
+            if name in self.errors:
+                del self.errors[name]
+                allowed = ", ".join(value for value, _ in self.fields[name].choices)
+                got = self.data.get(name, "")
+                self.add_error(None, f"{title}: {got!r} is not a source; choose one of {allowed}")
         if data.get("source") == "manifest" and not data.get("manifest"):
             self.add_error("manifest", "Manifest file: choose a manifest file to import")
         if data.get("source") == "s3" and not data.get("s3_uri", "").strip():

@@ -279,16 +279,20 @@ def start_job(*, user: User, job: BulkAnalysisJob) -> BulkAnalysisJob:
     if not rows:
         raise ValidationError("Add at least one image before starting the analysis.", code="not_ready")
     name = storage.save(f"{job.folder}/input.manifest", manifests.write_bulk_input(rows).encode())
-    with transaction.atomic():
-        if not job.queue(input_manifest=name, total_images=len(rows)):
-            transaction.on_commit(lambda: default_storage.delete(name))
-            raise ValidationError(f"Job {job.name!r} has already been started.", code="in_use")
-        record(
-            user,
-            "bulk.start",
-            job,
-            project=job.adapter.project if job.adapter else None,
-            images=len(rows),
-        )
-        transaction.on_commit(lambda: tasks.run_job.delay(job.pk))
+    try:
+        with transaction.atomic():
+            if not job.queue(input_manifest=name, total_images=len(rows)):
+                raise ValidationError(f"Job {job.name!r} has already been started.", code="in_use")
+            record(
+                user,
+                "bulk.start",
+                job,
+                project=job.adapter.project if job.adapter else None,
+                images=len(rows),
+            )
+            transaction.on_commit(lambda: tasks.run_job.delay(job.pk))
+    except BaseException:
+        # Not with on_commit inside the block: the refusal rolls that block back, callback and all.
+        default_storage.delete(name)
+        raise
     return job

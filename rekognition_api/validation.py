@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import math
 import re
 
 import botocore.session
@@ -41,6 +42,8 @@ def _pattern(pattern: str) -> re.Pattern | None:
 
 def _fail(path: str, value, constraint: str):
     shown = "null" if value is None else repr(value) if isinstance(value, str) else value
+    if isinstance(value, float) and math.isnan(value):
+        shown = "NaN"  # as AWS (Java) prints it
     raise InputError(
         "ValidationException",
         f"1 validation error detected: Value {shown} at '{path}' failed to satisfy constraint: {constraint}",
@@ -93,10 +96,14 @@ def check(shape, value, path: str):
             _serialization(path, "true or false")
         return value
     if kind in ("integer", "long", "float", "double"):
+        if kind in ("float", "double") and value in ("NaN", "Infinity", "-Infinity"):
+            value = float(value)  # botocore sends the special floats as these strings
         if isinstance(value, bool) or not isinstance(value, int | float):
             _serialization(path, "a number")
         if kind in ("integer", "long") and not float(value).is_integer():
             _serialization(path, "a whole number")
+        if math.isnan(value):  # NaN compares false with every bound: it would pass both checks below
+            _fail(path, value, "Member must be a number")
         if "min" in meta and value < meta["min"]:
             _fail(path, value, f"Member must have value greater than or equal to {meta['min']}")
         if "max" in meta and value > meta["max"]:

@@ -220,6 +220,22 @@ def test_it_starts_a_job_once_and_refuses_an_empty_one(owner, owner_client):
     assert 'hx-trigger="every 2s"' in page
 
 
+def test_a_refused_restart_leaves_no_manifest_behind(owner, owner_client):
+    """Each refused re-start saved an input_XXXXXXX.manifest that nothing deleted (issue 16, bug 2)."""
+    from django.core.files.storage import default_storage
+
+    job = services.create_job(user=owner, name="twice")
+    services.add_files(job=job, files=images(1))
+    owner_client.post(reverse("bulk-start", args=[job.pk]))
+    for _ in range(3):
+        again = owner_client.post(reverse("bulk-start", args=[job.pk]), follow=True).content.decode()
+        assert "has already been started" in again
+
+    job.refresh_from_db()
+    _, files = default_storage.listdir(job.folder)
+    assert [f for f in files if f.endswith(".manifest")] == [job.input_manifest.rsplit("/", 1)[1]]
+
+
 @pytest.mark.parametrize("who", ["viewer", "annotator"])
 def test_it_refuses_running_jobs_to_members_below_manager(client, owner, who, request):
     client.force_login(request.getfixturevalue(who))

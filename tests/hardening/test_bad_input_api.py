@@ -141,6 +141,21 @@ def test_detect_refuses_confidences_outside_0_to_100(raw, snapshot, value, messa
     before.assert_unchanged()
 
 
+def test_detect_refuses_a_confidence_of_nan_naming_min_confidence(raw, snapshot):
+    """NaN passes every comparison with 0 and 100; it was reported under Image.Bytes (issue 16, bug 5)."""
+    before = snapshot()
+    image = corpus.make_image_bytes(120, 100, seed=1)
+    code, text = refused(raw.detect_moderation_labels, Image={"Bytes": image}, MinConfidence=float("nan"))
+    assert code == "ValidationException"
+    assert "Value NaN at 'MinConfidence'" in text and "Image.Bytes" not in text, text
+    before.assert_unchanged()
+    # A body of raw JSON, where NaN is a number, not botocore's string.
+    from rekognition_api.validation import InputError, check_input
+
+    with pytest.raises(InputError, match="Value NaN at 'MinConfidence'"):
+        check_input("DetectModerationLabels", {"Image": {"Bytes": "eA=="}, "MinConfidence": float("nan")})
+
+
 def test_detect_refuses_an_adapter_arn_whose_project_is_another(raw, projects, snapshot):
     alpha, _, adapter = projects
     wrong = other_projects_arn(adapter, alpha)

@@ -157,6 +157,21 @@ def test_a_bulk_job_refuses_bad_images_without_javascript_naming_each(owner_clie
 # ---------------------------------------------------------------- training and test manifests
 
 
+@pytest.mark.parametrize("field", ["source", "test_data"])
+def test_the_create_page_names_a_tampered_source(owner_client, snapshot, field):
+    """A value no radio button offers was a bare 400 with no message (issue 16, bug 4)."""
+    before = snapshot()
+    response = owner_client.post(reverse("projects-new"), create_form(**{field: "ftp"}))
+    assert response.status_code == 400
+    title = "Training images" if field == "source" else "Test dataset"
+    assert_error(page_text(response), title, "'ftp' is not a source; choose one of")
+    json_response = owner_client.post(
+        reverse("projects-new"), create_form(**{field: "ftp"}), headers={"accept": "application/json"}
+    )
+    assert any(e.startswith(title) for e in json_response.json()["errors"]), json_response.json()
+    before.assert_unchanged()
+
+
 @pytest.mark.parametrize(
     ("case", "build", "message"), corpus.BAD_GROUNDTRUTH, ids=[c[0] for c in corpus.BAD_GROUNDTRUTH]
 )
