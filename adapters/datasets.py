@@ -7,7 +7,7 @@ import is all-or-nothing about stored files: what a refused import stored is del
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -563,8 +563,20 @@ def dataset_blockers(adapter: Adapter, *, counts: dict[tuple[str, str], int] | N
     return blockers
 
 
-def export_manifest(*, adapter: Adapter, split: str = "train") -> str:
-    """The labeled images of a dataset as a content-moderation-groundtruth manifest."""
+def manifest_size(*, adapter: Adapter, split: str = "train") -> int:
+    """How many images export_manifest writes (the labeled and the safe), from the counters."""
+    counts = dataset_counts(adapter)
+    return sum(
+        counts.get((split, f"state:{state}"), 0)
+        for state in (Image.LabelState.SAFE, Image.LabelState.LABELED)
+    )
+
+
+def export_manifest(
+    *, adapter: Adapter, split: str = "train", progress: Callable[[int], None] | None = None
+) -> str:
+    """The labeled images of a dataset as a content-moderation-groundtruth manifest; `progress`
+    hears how many images are written after each CHUNK of them (exports.services)."""
     images = (
         Image.objects.filter(adapter=adapter, split=split)
         .exclude(label_state=Image.LabelState.UNLABELED)
@@ -573,10 +585,14 @@ def export_manifest(*, adapter: Adapter, split: str = "train") -> str:
         .order_by("pk")
     )
     order = {name: i for i, name in enumerate(taxonomy.TOP_LEVEL)}
-    return manifests.write_groundtruth(
-        (
-            storage.uri_for(image.file),
-            sorted((label.name for label in image.labels.all()), key=order.__getitem__),
-        )
-        for image in images.iterator(chunk_size=CHUNK)
-    )
+
+    def entries():
+        for n, image in enumerate(images.iterator(chunk_size=CHUNK), 1):
+            yield (
+                storage.uri_for(image.file),
+                sorted((label.name for label in image.labels.all()), key=order.__getitem__),
+            )
+            if progress and n % CHUNK == 0:
+                progress(n)
+
+    return manifests.write_groundtruth(entries())

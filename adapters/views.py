@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
@@ -193,6 +194,9 @@ def image_file(request, image_pk):
 def download_manifest(request, pk, adapter_pk):
     adapter = _adapter_in_project(request, pk, adapter_pk, access.VIEWER)
     split = "test" if request.GET.get("split") == "test" else "train"
+    if datasets.manifest_size(adapter=adapter, split=split) > settings.EXPORTS_INLINE_MAX_IMAGES:
+        # Too large to write in the request: the worker writes it, with progress (exports).
+        return redirect(f"{reverse('exports-adapter-manifest', args=[adapter.pk])}?split={split}")
     response = HttpResponse(
         datasets.export_manifest(adapter=adapter, split=split), content_type="application/x-ndjson"
     )

@@ -357,6 +357,15 @@ def bench_engine() -> None:
         rows.append(Row(*row))
 
 
+# ---------------------------------------------------------------- exports (bench/exports_bench.py)
+
+
+def bench_exports(user) -> None:
+    from bench import exports_bench
+
+    rows.extend(Row(*row) for row in exports_bench.rows(user=user, quick=QUICK, say=say))
+
+
 # ---------------------------------------------------------------- the table
 
 
@@ -391,6 +400,7 @@ def main() -> int:
     bench_pages(user)
     bench_slider(user)
     bench_engine()
+    bench_exports(user)
     cpus = os.cpu_count()
     header = (
         f"Measured by `make bench` on {time.strftime('%Y-%m-%d')}: {platform.machine()}, {cpus} CPUs, "

@@ -371,6 +371,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Bulk jobs whose units were lost with a killed worker (bulk_analysis.services.STALL_SECONDS).
     "bulk-resume-stalled-jobs": {"task": "bulk_analysis.tasks.resume_stalled_jobs", "schedule": 60.0},
+    # Finished exports older than a week, and exports whose worker died (exports.services.clean_up).
+    "exports-clean-up": {"task": "exports.tasks.clean_up_exports", "schedule": 60 * 60.0},
 }
 
 # Webhooks (webhooks/): deliveries go only to public addresses unless this is on (a receiver on
@@ -379,6 +381,10 @@ CELERY_BEAT_SCHEDULE = {
 WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", False)
 WEBHOOKS_RETRY_BASE_SECONDS = env_int("WEBHOOKS_RETRY_BASE_SECONDS", 30)
 WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 10)
+
+# Exports (exports/): a dataset manifest of more labeled images than this is written by the worker
+# (progress, then a download link) instead of in the request; this many take about 0.6 s (make bench).
+EXPORTS_INLINE_MAX_IMAGES = env_int("EXPORTS_INLINE_MAX_IMAGES", 10_000)
 
 # Rekognition-compatible API (/rekognition/). S3Object fields and manifests name files as
 # (STORAGE_BUCKET, key): the S3 bucket with S3 storage, else the virtual bucket LOCAL_BUCKET,

@@ -28,6 +28,7 @@ from bulk_analysis import services as bulk_services
 from bulk_analysis.models import BulkAnalysisJob
 from console.lib import storage
 from console.models import AuditEntry, Profile
+from exports import services as export_services
 from moderation import manifests
 from projects import services as project_services
 from projects.models import Project
@@ -151,7 +152,19 @@ def webhook(w, user=None) -> list:
     return [w.webhook.pk]
 
 
-WEBHOOK_FORM = {"url": "https://hooks.example.com/made-here", "events": ["adapter.deprecated"], "active": "on"}
+def export(w, user=None) -> list:
+    """A finished export of the dataset's manifest (made once per world)."""
+    if not hasattr(w, "export"):
+        w.export = export_services.start_adapter_manifest(user=w.owner, adapter=w.adapter, split="train")
+        export_services.run_export(export_id=w.export.pk)
+    return [w.export.pk]
+
+
+WEBHOOK_FORM = {
+    "url": "https://hooks.example.com/made-here",
+    "events": ["adapter.deprecated"],
+    "active": "on",
+}
 
 
 CASES = [
@@ -263,6 +276,11 @@ CASES = [
     Case("bulk-summary", "get", VIEWER, (200,), args=lambda w, user: [w.job.pk]),
     Case("bulk-image", "get", VIEWER, (200,), args=job_line),
     Case("bulk-thumbnail", "get", VIEWER, (200,), args=job_line),
+    # Exports: whoever may download the manifest may export it
+    Case("exports-adapter-manifest", "get", VIEWER, (200,), args=lambda w, user: [w.adapter.pk]),
+    Case("exports-adapter-manifest", "post", VIEWER, (302,), args=lambda w, user: [w.adapter.pk]),
+    Case("exports-detail", "get", VIEWER, (200,), args=export),
+    Case("exports-download", "get", VIEWER, (200,), args=export),
     # Webhooks: managers only (the page shows the signing secret)
     Case("webhooks-list", "get", MANAGER, (200,)),
     Case("webhooks-new", "get", MANAGER, (200,)),
