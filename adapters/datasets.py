@@ -23,6 +23,7 @@ from console.lib import s3, storage
 from console.lib.images import CheckedImage, InvalidImage, check_image, store_image
 from console.models import record
 from console.validators import validate_top_level_label
+from hashbanks import services as hashbanks
 from moderation import manifests, taxonomy
 from moderation.engine import MAX_STORED_BYTES
 from moderation.engine.evaluation import autosplit_test_size
@@ -173,9 +174,11 @@ class _Importer:
             return
         self.seen[checked.sha256] = name
         image = _new_image(self.adapter, checked, name=name, split=self.split, source=self.source)
+        pdq = hashbanks.compute_hash(data=checked.data)  # for the hash banks' lookups (hashbanks.services)
         try:
             with transaction.atomic():
                 image.save()
+                hashbanks.keep_hashes(hashes={checked.sha256: pdq})
                 DatasetCount.objects.add(tally([(self.adapter.pk, self.split, image.label_state, [])]))
         except IntegrityError:  # added by someone else since we looked
             delete_stored([image])
@@ -246,6 +249,7 @@ def import_manifest(
     errors: list[manifests.LineError] = []
     staged: list[tuple[Image, list[str]]] = []
     seen: dict[str, int] = {}
+    pdqs: dict[str, Any] = {}  # sha256 -> PDQ hash, for the hash banks' lookups (hashbanks.services)
     reader = s3.Reader()
     try:
         for line in lines:
@@ -267,6 +271,7 @@ def import_manifest(
                 )
                 continue
             seen[checked.sha256] = line.line
+            pdqs[checked.sha256] = hashbanks.compute_hash(data=checked.data)
             state = Image.LabelState.LABELED if line.labels else Image.LabelState.SAFE
             image = _new_image(
                 adapter, checked, name=line.uri, split=split, source=Image.Source.MANIFEST, label_state=state
@@ -286,6 +291,7 @@ def import_manifest(
                 batch_size=CHUNK,
             )
             DatasetCount.objects.add(_tally_staged(staged))
+            hashbanks.keep_hashes(hashes=pdqs)
             report.added = [image for image, _ in staged]
             _audit_import(user, adapter, report, source="manifest", split=split, manifest=name)
     except Exception:

@@ -96,7 +96,8 @@ def labeling_workspace(*, user, adapter: Adapter, params) -> dict:
     # Queries 2-3: one page of images with only the columns the grid needs, and their labels in
     # one prefetch; the page count comes from the counters, not a COUNT over the dataset.
     page_images = (
-        images.only("pk", "thumbnail", "original_name", "label_state", "width", "height")
+        # file and sha256: the card's hash bank matches and "Add to bank" form.
+        images.only("pk", "file", "sha256", "thumbnail", "original_name", "label_state", "width", "height")
         .prefetch_related(Prefetch("labels", queryset=ImageLabel.objects.only("pk", "image_id", "name")))
         .order_by("pk")
     )

@@ -63,6 +63,8 @@ class BulkAnalysisJob(GuardedTransitions, models.Model):
     # The predictions' confidences binned at 0.1 (bulk_analysis.histograms), stored when the job
     # finishes: the results and verify pages count from these, not from 50,000 rows.
     histograms = models.JSONField(null=True, blank=True)
+    # Images that matched each hash bank, {bank name: count}, written when the job finishes.
+    bank_counts = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -174,6 +176,12 @@ class Prediction(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Wall time of this image's analysis: the measured per-image time behind the start page's estimate.
     seconds = models.FloatField(null=True, blank=True)
+    # The image's content (its PDQ hash is hashbanks.models.ImageHash's), the hash banks it matched
+    # (hashbanks.services.BankMatch.as_json, already applied to `response`), and its group of
+    # near-duplicates in the job: the line of the group's first image (None: no near-duplicate).
+    sha256 = models.CharField(max_length=64, blank=True)
+    bank_matches = models.JSONField(default=list, blank=True)
+    duplicate_group = models.PositiveIntegerField(null=True, blank=True)
 
     objects = PredictionQuerySet.as_manager()
 
@@ -188,6 +196,8 @@ class Prediction(models.Model):
             models.Index(fields=["job", "state"], name="prediction_state_idx"),
             # The detail and verify grids, ordered by confidence for "least sure first".
             models.Index(fields=["job", "max_confidence"], name="prediction_conf_idx"),
+            # The verify page's near-duplicate groups: a group's size, and its images.
+            models.Index(fields=["job", "duplicate_group"], name="prediction_duplicates_idx"),
         ]
 
     def __str__(self) -> str:

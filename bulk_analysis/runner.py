@@ -27,6 +27,7 @@ from bulk_analysis.models import BulkAnalysisJob, Prediction
 from console.backends.base import BackendError, ImageRef, ModerationBackend, get_backend
 from console.lib import images, s3, storage
 from console.models import Notification
+from hashbanks import services as hashbanks
 from moderation import manifests, taxonomy
 from webhooks import services as webhooks
 
@@ -146,7 +147,28 @@ def top_labels(response: dict[str, Any]) -> dict[str, float]:
     return tops
 
 
-def _record_result(prediction: Prediction, response: dict[str, Any], seconds: float | None) -> bool:
+def _screen(
+    prediction: Prediction, response: dict[str, Any], reader: s3.Reader
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The hash banks' verdicts on this image applied to its response (hashbanks.apply_banks),
+    and what to store of them: the fields _record_result writes besides the response."""
+    try:
+        screening = hashbanks.apply_banks(response=response, data=prediction.read_image(reader))
+    except Exception:  # noqa: BLE001 - the banks must not fail an image the backend analysed
+        logger.warning(
+            "bulk job %s line %s: not looked up in the hash banks", prediction.job_id, prediction.line
+        )
+        return response, {}
+    matches = [match.as_json() for match in screening.matches]
+    return screening.response, {"sha256": screening.sha256, "bank_matches": matches}
+
+
+def _record_result(
+    prediction: Prediction,
+    seconds: float | None,
+    response: dict[str, Any],
+    banks: dict[str, Any] | None = None,
+) -> bool:
     tops = top_labels(response)
     response = {k: v for k, v in response.items() if k != "ResponseMetadata"}
     return bool(
@@ -157,6 +179,7 @@ def _record_result(prediction: Prediction, response: dict[str, Any], seconds: fl
             max_confidence=max(tops.values(), default=0.0),
             seconds=seconds,
             finished_at=timezone.now(),
+            **(banks or {}),
         )
     )
 
@@ -256,7 +279,10 @@ def _analyse_many(
             elif isinstance(outcome, Exception):
                 logger.error("bulk job %s line %s", job.pk, prediction.line, exc_info=outcome)
                 _record_failure(prediction, "InternalServerError", f"{prediction.source_ref}: {outcome}")
-            elif _record_result(prediction, outcome, seconds) and not prediction.thumbnail:
+            elif (
+                _record_result(prediction, seconds, *_screen(prediction, outcome, reader))
+                and not prediction.thumbnail
+            ):
                 try:
                     prediction.ensure_thumbnail(reader=reader)
                 except Exception:  # noqa: BLE001 - a thumbnail is a nicety; the view makes one later
@@ -286,12 +312,14 @@ def poll(*, job_id: int) -> bool:
         fail_job(job=job, code=code, message=message)
         return True
     rows = {p.line: p for p in job.predictions.filter(state=Prediction.State.PENDING)}
+    reader = s3.Reader()
     for result in status.results:
         prediction = rows.get(result.get("line", 0))  # 0: no such line
         if prediction is None:
             continue
         if manifests.DETECTION in result:
-            _record_result(prediction, result[manifests.DETECTION], None)
+            response = result[manifests.DETECTION]
+            _record_result(prediction, None, *_screen(prediction, response, reader))
         else:
             _record_failure(
                 prediction, str(result.get("code") or "Unknown"), str(result.get("message") or "")
@@ -358,6 +386,7 @@ def finish_if_done(*, job: BulkAnalysisJob) -> bool:
             "top_labels",
         )
     )
+    _group_near_duplicates(job)
     output = manifests.write_bulk_output(
         (ref, response) for _, ref, state, response, *_ in rows if state == Prediction.State.DONE
     )
@@ -405,6 +434,32 @@ def finish_if_done(*, job: BulkAnalysisJob) -> bool:
         for name in {output_name, summary_name} - {job.output_manifest, job.summary}:
             default_storage.delete(name)
     return won
+
+
+def _group_near_duplicates(job: BulkAnalysisJob) -> None:
+    """The job's near-duplicate groups (Prediction.duplicate_group) and its images matched per
+    hash bank (BulkAnalysisJob.bank_counts), written before it finishes."""
+    done = job.predictions.filter(state=Prediction.State.DONE)
+    lines = dict(done.exclude(sha256="").order_by("line").values_list("line", "sha256"))
+    hashes = hashbanks.hashes_of(sha256s=lines.values())
+    groups = hashbanks.near_duplicate_groups(
+        hashes={line: hashes[sha] for line, sha in lines.items() if sha in hashes}
+    )
+    members: dict[int, list[int]] = {}
+    for line, first in groups.items():
+        members.setdefault(first, []).append(line)
+    with transaction.atomic():
+        job.predictions.exclude(duplicate_group=None).update(duplicate_group=None)
+        for first, group in members.items():
+            job.predictions.filter(line__in=group).update(duplicate_group=first)
+    counts: dict[str, int] = {}
+    for matches in (
+        done.exclude(bank_matches=[]).values_list("bank_matches", flat=True).iterator(chunk_size=2000)
+    ):
+        for match in matches or []:
+            counts[match["bank"]] = counts.get(match["bank"], 0) + 1
+    job.bank_counts = counts
+    job.save(update_fields=["bank_counts"])
 
 
 # ---------------------------------------------------------------- stalled jobs

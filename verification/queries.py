@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import F, FloatField, Value
+from django.db.models import Count, F, FloatField, Value
 from django.db.models.functions import Abs, Cast
 
 from bulk_analysis import histograms
@@ -27,9 +27,11 @@ def card_context(
     blur: bool,
     verdicts: Mapping[str, str] | None = None,
     reviewed: bool | None = None,
+    duplicates: int | None = None,
 ) -> dict[str, Any]:
     """One image of the verify grid: its labels with their verdicts and (once reviewed) outcomes.
-    `verdicts` and `reviewed` when the caller has read them already."""
+    `verdicts`, `reviewed` and `duplicates` (its near-duplicates in the job) when the caller has
+    read them already."""
     if verdicts is None:
         verdicts = {v.label: v.verdict for v in prediction.verifications.all()}
     if reviewed is None:
@@ -57,7 +59,15 @@ def card_context(
         "blurred": blur
         and (taxonomy.BLURRED_TOP_LEVEL in prediction.top_labels or taxonomy.BLURRED_TOP_LEVEL in verdicts),
         "threshold": threshold,
+        "duplicates": near_duplicate_count(prediction) if duplicates is None else duplicates,
     }
+
+
+def near_duplicate_count(prediction: Prediction) -> int:
+    """How many other images of its job are in its near-duplicate group (Prediction.duplicate_group)."""
+    if prediction.duplicate_group is None:
+        return 0
+    return prediction.job.predictions.filter(duplicate_group=prediction.duplicate_group).count() - 1
 
 
 def grid(
@@ -72,6 +82,7 @@ def grid(
     blur: bool,
     verdicts: Mapping[int, Mapping[str, str]],
     reviewed: set[int],
+    group: str = "",
 ) -> dict[str, Any]:
     """One page of the job's analysed images and their cards. `verdicts` and `reviewed` as
     verification.services.verdicts_of and reviewed_ids read them."""
@@ -94,6 +105,9 @@ def grid(
         rows = rows.filter(pk__in=reviewed)
     elif status == "unverified":
         rows = rows.exclude(pk__in=reviewed)
+    if group.isdigit():  # one near-duplicate group (the line of its first image)
+        rows = rows.filter(duplicate_group=int(group))
+        count = rows.count()
     if order == "least-sure":
         # The images whose strongest label is closest to the threshold: the model is least sure.
         rows = rows.annotate(distance=Abs(F("max_confidence") - Cast(Value(threshold), FloatField())))
@@ -101,8 +115,22 @@ def grid(
     else:
         rows = rows.order_by("line")
     shown = CountedPaginator(rows, PAGE_SIZE, count=count).get_page(page)
+    # The near-duplicate groups' sizes of the images shown: one grouped query per page.
+    sizes = dict(
+        job.predictions.filter(duplicate_group__in={p.duplicate_group for p in shown} - {None})
+        .values("duplicate_group")
+        .annotate(n=Count("id"))
+        .values_list("duplicate_group", "n")
+    )
     cards = [
-        card_context(p, threshold, blur=blur, verdicts=verdicts.get(p.pk, {}), reviewed=p.pk in reviewed)
+        card_context(
+            p,
+            threshold,
+            blur=blur,
+            verdicts=verdicts.get(p.pk, {}),
+            reviewed=p.pk in reviewed,
+            duplicates=sizes.get(p.duplicate_group, 1) - 1,
+        )
         for p in shown
     ]
     return {"page": shown, "cards": cards}

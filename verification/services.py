@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -371,3 +372,134 @@ def train_from_verification(
             default_storage.delete(name)
         raise
     return adapter
+
+
+# ---------------------------------------------------------------- near-duplicate groups
+
+# A verdict given to a near-duplicate group larger than this many other images is asked about
+# first: one click must not relabel a whole job by mistake.
+GROUP_CONFIRM_LIMIT = 20
+GROUP_UNDO_SALT = "verification.group-undo"
+GROUP_UNDO_MAX_AGE = 24 * 3600
+
+
+@dataclass(frozen=True)
+class GroupChange:
+    """A verdict a group action gave one image, and what it had before (for undo)."""
+
+    prediction_id: int
+    line: int
+    label: str
+    verdict: str
+    previous: str  # "" = none
+    was_reviewed: bool
+
+
+def near_duplicates(*, prediction: Prediction) -> list[Prediction]:
+    """The other analysed images of its job in its near-duplicate group (Prediction.duplicate_group)."""
+    if prediction.duplicate_group is None:
+        return []
+    others = prediction.job.predictions.filter(
+        duplicate_group=prediction.duplicate_group, state=Prediction.State.DONE
+    ).exclude(pk=prediction.pk)
+    found = list(others.order_by("line"))
+    for other in found:
+        other.job = prediction.job
+    return found
+
+
+def apply_to_group(
+    *, user: User, prediction: Prediction, label: str, threshold: float, confirmed: bool = False
+) -> list[GroupChange]:
+    """This image's verdict on `label`, given to its near-duplicates: the label is there
+    (correct where predicted, else added) or it is not (incorrect where predicted). A group of
+    more than GROUP_CONFIRM_LIMIT other images is refused (code "limit") unless `confirmed`."""
+    _check(prediction, label, threshold)
+    given = (
+        Verification.objects.filter(prediction=prediction, label=label)
+        .values_list("verdict", flat=True)
+        .first()
+    )
+    if not given:
+        raise ValidationError(
+            f"Line {prediction.line} has no verdict on {label} to give its near-duplicates."
+        )
+    members = near_duplicates(prediction=prediction)
+    if not members:
+        raise ValidationError(f"Line {prediction.line} has no near-duplicates in this job.")
+    if len(members) > GROUP_CONFIRM_LIMIT and not confirmed:
+        raise ValidationError(
+            f"This gives {label} ({given}) to {len(members)} near-duplicates of line {prediction.line}, "
+            f"more than {GROUP_CONFIRM_LIMIT}: confirm to go on.",
+            code="limit",
+        )
+    present = given != Verdict.INCORRECT
+    previous = dict(
+        Verification.objects.filter(prediction__in=members, label=label).values_list(
+            "prediction_id", "verdict"
+        )
+    )
+    reviewed = set(ImageReview.objects.filter(prediction__in=members).values_list("prediction_id", flat=True))
+    changes: list[GroupChange] = []
+    with transaction.atomic():
+        for member in members:
+            predicted = label in predicted_labels(member.top_labels, threshold)
+            if present:
+                verdict = Verdict.CORRECT if predicted else Verdict.ADDED
+            elif predicted:
+                verdict = Verdict.INCORRECT
+            else:
+                continue  # not predicted and not there: nothing to say
+            if previous.get(member.pk) == verdict:
+                continue
+            set_verdict(user=user, prediction=member, label=label, verdict=verdict, threshold=threshold)
+            changes.append(
+                GroupChange(
+                    member.pk, member.line, label, verdict, previous.get(member.pk, ""), member.pk in reviewed
+                )
+            )
+        record(
+            user,
+            "verification.group_verdict",
+            prediction,
+            project=_project(prediction),
+            job=prediction.job_id,
+            label=label,
+            verdict=given,
+            lines=[change.line for change in changes],
+        )
+    return changes
+
+
+def group_undo_token(changes: list[GroupChange]) -> str:
+    """What undo_group needs, signed: the page hands it back with the Undo button."""
+    return signing.dumps([list(asdict(change).values()) for change in changes], salt=GROUP_UNDO_SALT)
+
+
+def undo_group(*, user: User, job: BulkAnalysisJob, token: str) -> int:
+    """Undo a group action (group_undo_token): each image back to its previous verdict, unless
+    someone has changed it since (undo's rule). Returns how many were undone."""
+    try:
+        rows = signing.loads(token, salt=GROUP_UNDO_SALT, max_age=GROUP_UNDO_MAX_AGE)
+    except signing.BadSignature:
+        raise ValidationError(
+            "Not undone: that undo is not one this console gave, or it is older than a day."
+        ) from None
+    changes = [GroupChange(*row) for row in rows]
+    by_id = {p.pk: p for p in job.predictions.filter(pk__in=[c.prediction_id for c in changes])}
+    undone = 0
+    with transaction.atomic():
+        for change in changes:
+            prediction = by_id.get(change.prediction_id)
+            if prediction is None:
+                continue
+            prediction.job = job
+            undone += undo(
+                user=user,
+                prediction=prediction,
+                label=change.label,
+                expected=change.verdict,
+                restore=change.previous,
+                unreview=not change.was_reviewed,
+            )
+    return undone

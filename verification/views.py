@@ -44,6 +44,7 @@ def verify_job(request, pk):
         blur=Profile.for_user(request.user).blur_explicit,
         verdicts=verdicts,
         reviewed=reviewed,
+        group=request.GET.get("group", ""),
     )
     context = {
         "job": job,
@@ -52,6 +53,7 @@ def verify_job(request, pk):
         "flag": flag,
         "status": status,
         "order": order,
+        "group": request.GET.get("group", ""),
         **shown,
         "labels": taxonomy.TOP_LEVEL,
         "can_verify": access.has_role(request.user, access.ANNOTATOR),
@@ -168,3 +170,48 @@ def train(request, pk):
             return redirect("adapters-detail", adapter.pk)
     context = {"form": form, **_performance(job, threshold)}
     return render(request, "verification/train.html", context)
+
+
+# ---------------------------------------------------------------- near-duplicate groups
+
+
+@require_POST
+def apply_to_group(request, pk, line):
+    """The verdict on one label of this image, given to its near-duplicates in one action; a
+    group larger than services.GROUP_CONFIRM_LIMIT is asked about first."""
+    prediction = _prediction(request, pk, line)
+    threshold = prediction.job.clamp_threshold(request.POST.get("threshold"))
+    label = request.POST.get("label", "")
+    try:
+        changes = services.apply_to_group(
+            user=request.user,
+            prediction=prediction,
+            label=label,
+            threshold=threshold,
+            confirmed=request.POST.get("confirm") == "1",
+        )
+    except ValidationError as exc:
+        if getattr(exc, "code", "") == "limit":
+            context = {"p": prediction, "job": prediction.job, "label": label, "threshold": threshold}
+            context["message"] = " ".join(exc.messages)
+            return render(request, "verification/group_confirm.html", context)
+        return _answer(request, prediction, threshold, " ".join(exc.messages))
+    context = {"p": prediction, "job": prediction.job, "label": label, "changes": changes}
+    context["undo_token"] = services.group_undo_token(changes)
+    return render(request, "verification/group_done.html", context)
+
+
+@require_POST
+def undo_group(request, pk, line):
+    prediction = _prediction(request, pk, line)
+    try:
+        undone = services.undo_group(
+            user=request.user, job=prediction.job, token=request.POST.get("token", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Undone on {undone} near-duplicates of line {prediction.line}.")
+    return redirect(
+        reverse("verify-job", args=[prediction.job_id]) + f"?group={prediction.duplicate_group or ''}"
+    )

@@ -5,6 +5,9 @@ from __future__ import annotations
 from adapters.models import Adapter
 from console.access import VIEWER, require_role
 from console.backends.base import BackendError, get_backend
+from console.lib import storage
+from hashbanks import services as hashbanks
+from moderation.engine import MAX_STORED_BYTES
 from rekognition_api.operations.common import ApiError, adapter_to_apply, own_object
 
 # Adapters that cannot answer yet: DetectModerationLabels calls the backend with no service between
@@ -56,7 +59,9 @@ def detect_moderation_labels(user, params: dict) -> dict:
         where = "Image.Bytes" if "Bytes" in image else f"Image.S3Object {source.uri}"
         message = exc.message.removeprefix(source.uri).lstrip(": ") if "S3Object" in image else exc.message
         raise ApiError(exc.code, f"{where}: {message}") from None
-    response = dict(response)
+    # The hash banks' verdicts on this image (the model could read it, so it is in storage or given).
+    data = image["Bytes"] if "Bytes" in image else storage.read_ref(source, max_bytes=MAX_STORED_BYTES)
+    response = hashbanks.apply_banks(response=response, data=data).response
     response.pop("ProjectVersion", None)
     if adapter is not None:
         response["ProjectVersion"] = adapter.arn

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class HashbanksConfig(AppConfig):
+    name = "hashbanks"
+    verbose_name = "Hash banks"
