@@ -28,8 +28,8 @@ from bulk_analysis import services as bulk_services
 from bulk_analysis.models import BulkAnalysisJob
 from console.lib import storage
 from console.models import AuditEntry, Profile
-from hashbanks import services as hashbank_services
 from exports import services as export_services
+from hashbanks import services as hashbank_services
 from moderation import manifests
 from projects import services as project_services
 from projects.models import Project
