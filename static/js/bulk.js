@@ -66,6 +66,15 @@
       document.getElementById("results").dataset.recomputeMs = (performance.now() - started).toFixed(2);
     }
     slider.addEventListener("input", render);
+    // A filtered grid (Flagged / Unflagged / one label) depends on the threshold: on release of
+    // the slider the page reloads at the new threshold, so the tab shows what it says.
+    slider.addEventListener("change", function () {
+      var url = new URL(window.location.href);
+      if (!url.searchParams.get("flag") && !url.searchParams.get("label")) return;
+      url.searchParams.set("threshold", Math.max(raw.min, Number(slider.value)));
+      url.searchParams.delete("page");
+      window.location.assign(url.toString());
+    });
   }
 
   document.addEventListener("click", function (event) {
