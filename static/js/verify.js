@@ -47,12 +47,26 @@
       entry.label = row.dataset.label; entry.expected = action; entry.restore = row.dataset.verdict || "";
       if (entry.restore === action) return;
     } else if (action === "add") {
+      if (!card.querySelector("select[name=label]").value) return;
       entry.label = card.querySelector("select[name=label]").value; entry.expected = "added"; entry.restore = "";
     } else if (action === "review") {
       entry.label = ""; entry.expected = ""; entry.restore = "";
     } else { return; }
     undoStack.push(entry);
   }, true);
+
+  // A click anywhere on a card makes it the keyboard's target.
+  document.addEventListener("click", function (event) {
+    var card = event.target.closest(".verify-card");
+    if (card && card.id !== focusedId) { focusedId = card.id; cards().forEach(function (c) { c.classList.toggle("focused", c === card); }); }
+  });
+
+  // The threshold slider: shows its value while sliding, applies on release.
+  var slider = document.getElementById("threshold");
+  if (slider) {
+    slider.addEventListener("input", function () { document.getElementById("threshold-value").textContent = slider.value; });
+    slider.addEventListener("change", function () { slider.form.requestSubmit(); });
+  }
 
   document.addEventListener("click", function (event) {
     var img = event.target.closest("img[data-reveal].blurred");
@@ -86,7 +100,7 @@
     var tag = (event.target.tagName || "").toLowerCase();
     if (tag === "select" && event.key === "Enter" && event.target.closest("form.assign")) {
       event.preventDefault();
-      event.target.closest("form.assign").querySelector("[data-action=add]").click();
+      if (event.target.value) event.target.closest("form.assign").querySelector("[data-action=add]").click();
       return;
     }
     if (tag === "input" || tag === "textarea" || (tag === "select" && event.key !== "Escape")) return;

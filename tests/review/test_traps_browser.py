@@ -49,3 +49,53 @@ def test_bulk_cards_and_tabs_follow_the_slider(chips_job, page, live_server):
     page.click("nav.tabs >> text=Unflagged")
     page.wait_for_url("**flag=unflagged**")
     assert page.locator("#prediction-grid .card").count() == 2
+
+
+@pytest.fixture
+def verify_job(owner):
+    return finished_job(owner, [{"Alcohol": 80.0}, {"Alcohol": 65.0}, {}, {"Explicit": 90.0}])
+
+
+def test_verify_click_targets_menu_buttons_slider(verify_job, page, live_server):
+    job = verify_job
+    page.goto(f"{live_server.url}/verify/{job.pk}/")
+    page.wait_for_selector("#card-1.focused")
+    # a click on a card makes it the keyboard's target: C then acts on card 2, not card 1
+    page.click("#card-2 .chip")
+    assert "focused" in page.get_attribute("#card-2", "class")
+    page.keyboard.press("c")
+    page.wait_for_selector("#card-2 [data-action=correct][aria-pressed=true]")
+    assert page.locator("#card-1 [aria-pressed=true]").count() == 0
+
+    # the pressed ✓ and ✗ look unlike the unpressed ones, and say what they do
+    pressed = page.locator("#card-2 [data-action=correct]")
+    plain = page.locator("#card-1 [data-action=correct]")
+    bg = "el => getComputedStyle(el).backgroundColor"
+    assert pressed.evaluate(bg) != plain.evaluate(bg)
+    assert plain.get_attribute("aria-label") == "Alcohol is correct"
+    assert (
+        page.locator("#card-1 [data-action=incorrect]").get_attribute("aria-label") == "Alcohol is incorrect"
+    )
+
+    # the add-label menu starts on no label: Add without choosing adds nothing
+    assert page.input_value("#assign-3") == ""
+    page.click("#card-3 [data-action=add]")
+    page.focus("#assign-3")
+    page.keyboard.press("Enter")
+    assert page.locator("#card-3 li[data-verdict=added]").count() == 0
+    page.select_option("#assign-3", "Gambling")
+    page.click("#card-3 [data-action=add]")
+    page.wait_for_selector("#card-3 li[data-label=Gambling][data-verdict=added]")
+
+    # the blur stays inside its card
+    thumb = page.locator("#card-4 img.blurred").locator("xpath=..")
+    assert thumb.evaluate("el => getComputedStyle(el).overflow") == "hidden"
+
+    # the threshold is a slider, applied on release
+    assert page.get_attribute("#threshold", "type") == "range"
+    page.eval_on_selector(
+        "#threshold",
+        "el => { el.value = 70; el.dispatchEvent(new Event('input')); el.dispatchEvent(new Event('change')); }",
+    )
+    page.wait_for_url("**threshold=70**")
+    assert page.locator("#threshold-value").inner_text() == "70"
