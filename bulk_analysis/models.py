@@ -65,6 +65,9 @@ class BulkAnalysisJob(GuardedTransitions, models.Model):
     histograms = models.JSONField(null=True, blank=True)
     # Images that matched each hash bank, {bank name: count}, written when the job finishes.
     bank_counts = models.JSONField(default=dict, blank=True)
+    # Analysed images flagged at the job's minimum confidence, stored with the histograms when it
+    # finishes (the Bulk analysis list shows it without counting the predictions).
+    flagged_images = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -110,6 +113,7 @@ class BulkAnalysisJob(GuardedTransitions, models.Model):
             output_manifest=output_manifest,
             summary=summary,
             histograms=histograms,
+            flagged_images=self.flagged_in(histograms),
             failure_code="",
             status_message=message,
         )
@@ -132,9 +136,17 @@ class BulkAnalysisJob(GuardedTransitions, models.Model):
             output_manifest=output_manifest,
             summary=summary,
             histograms=histograms,
+            flagged_images=self.flagged_in(histograms),
             failure_code=code[:32],
             status_message=message,
         )
+
+    def flagged_in(self, binned: dict[str, Any] | None) -> int | None:
+        """Analysed images flagged at the job's minimum confidence, by its histograms (as the
+        job's page counts them at its threshold); None without histograms."""
+        if binned is None:
+            return None
+        return histograms.at_least(binned["max"], self.clamp_threshold(self.min_confidence))
 
     def clamp_threshold(self, value) -> float:
         """A threshold asked for in a request: never below the job's minimum confidence (its

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils.html import json_script
 
 from bulk_analysis import histograms
@@ -25,22 +25,12 @@ def get_job(user: User | AnonymousUser, pk: int, role: str = access.VIEWER) -> B
     return access.get_or_404(user, BulkAnalysisJob.objects.select_related("adapter__project"), pk, role)
 
 
-def jobs_with_counts() -> QuerySet[BulkAnalysisJob]:
-    """Every job, newest first, with its number of images and of flagged images (the list page)."""
+def job_list() -> QuerySet[BulkAnalysisJob]:
+    """Every job, newest first (the list page). Its numbers are stored on the job: total_images
+    (counted as images are added, frozen when it starts) and flagged_images (stored when it
+    finishes), so the page reads no prediction, whatever the jobs' sizes."""
     return (
-        BulkAnalysisJob.objects.select_related("adapter__project")
-        .annotate(
-            flagged=Count(
-                "predictions",
-                filter=Q(
-                    predictions__state=Prediction.State.DONE,
-                    predictions__max_confidence__gte=F("min_confidence"),
-                    predictions__max_confidence__gt=0,
-                ),
-            ),
-            images=Count("predictions"),
-        )
-        .order_by("-created_at")
+        BulkAnalysisJob.objects.select_related("adapter__project").defer("histograms").order_by("-created_at")
     )
 
 

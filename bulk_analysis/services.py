@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, cast
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 from PIL import Image as PILImage
 
@@ -67,6 +67,13 @@ def _room(job: BulkAnalysisJob, adding: int, what: str) -> int:
             code="limit",
         )
     return last + 1
+
+
+def _count_added(job: BulkAnalysisJob, added: int) -> None:
+    """A CREATED job's image count, kept with the rows it counts (the Bulk analysis list reads it;
+    queue() sets it again from the frozen manifest)."""
+    BulkAnalysisJob.objects.filter(pk=job.pk).update(total_images=F("total_images") + added)
+    job.total_images += added
 
 
 def create_job(
@@ -168,6 +175,7 @@ def add_files(*, job: BulkAnalysisJob, files: list[tuple[str, bytes]]) -> AddRep
                 )
                 for i, (file, thumb) in enumerate(stored)
             )
+            _count_added(job, len(stored))
     except BaseException:
         for file, thumb in stored:
             default_storage.delete(file)
@@ -193,6 +201,7 @@ def _add_refs(job: BulkAnalysisJob, refs: list[tuple[str, str]], what: str) -> A
             )
             for i, (bucket, key) in enumerate(refs)
         )
+        _count_added(job, len(refs))
     return AddReport(added=len(refs))
 
 

@@ -18,7 +18,7 @@ from console.models import Profile
 
 def list_jobs(request):
     access.require_role(request.user, access.VIEWER)
-    page = Paginator(queries.jobs_with_counts(), 50).get_page(request.GET.get("page"))
+    page = Paginator(queries.job_list(), 50).get_page(request.GET.get("page"))
     return render(request, "bulk_analysis/list.html", {"jobs": page, "page": page})
 
 

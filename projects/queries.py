@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
-from adapters.models import Adapter
+from adapters.models import Adapter, DatasetCount
 from moderation.engine.evaluation import fn_improvement, fp_improvement
 from projects.models import Project
 
@@ -29,8 +30,20 @@ def _improvement(fn, adapter):
 
 
 def adapter_rows(project: Project) -> list[dict]:
-    """The project page's table: each adapter with its image count and FP and FN improvement."""
-    adapters = project.adapters.annotate(image_count=Count("images")).order_by("-created_at")
+    """The project page's table: each adapter with its image count and FP and FN improvement.
+
+    The image count is the sum of the adapter's dataset counters by label state (DatasetCount,
+    kept in the same transaction as each change), not a COUNT over its images."""
+    images = (
+        DatasetCount.objects.filter(adapter=OuterRef("pk"), key__startswith="state:")
+        .order_by()
+        .values("adapter")
+        .annotate(n=Sum("count"))
+        .values("n")
+    )
+    adapters = project.adapters.annotate(
+        image_count=Coalesce(Subquery(images, output_field=IntegerField()), 0)
+    ).order_by("-created_at")
     return [
         {
             "adapter": adapter,

@@ -28,8 +28,13 @@ def finished_job(user, predictions, name="done-job", min_confidence=50.0):
             max_confidence=max(tops.values(), default=0.0),
             finished_at=timezone.now(),
         )
+    binned = job.predictions.histograms()  # stored as the runner's finish stores them
     BulkAnalysisJob.objects.filter(pk=job.pk).update(
-        status=BulkAnalysisJob.Status.SUCCEEDED, total_images=len(predictions), completed_at=timezone.now()
+        status=BulkAnalysisJob.Status.SUCCEEDED,
+        total_images=len(predictions),
+        completed_at=timezone.now(),
+        histograms=binned,
+        flagged_images=job.flagged_in(binned),
     )
     job.refresh_from_db()
     return job
