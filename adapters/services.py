@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from adapters.datasets import dataset_blockers
 from adapters.models import Adapter, Image, expiry_from
+from console import leases
 from console.backends.base import (
     BackendError,
     ImageRef,
@@ -406,6 +407,54 @@ def fail_stale_trainings(*, now: datetime | None = None) -> dict[str, list[int]]
                 "and has enough memory, then train the adapter again.",
             )
             done["failed"].append(adapter.pk)
+    return done
+
+
+TRAINING_LEASE_PREFIX = "training:"
+
+
+def training_key(adapter_id: int) -> str:
+    """A training's lease (console.leases): the worker training it renews it while it trains."""
+    return f"{TRAINING_LEASE_PREFIX}{adapter_id}"
+
+
+def resume_lost_trainings() -> dict[str, list[int]]:
+    """Trainings whose worker is gone (its lease ran out, or its process on this host died):
+    enqueued again up to MAX_TRAINING_ATTEMPTS, then failed; each loss is in the audit trail as
+    adapter.worker_lost with when the worker was last seen and when the training was put back."""
+    done: dict[str, list[int]] = {"requeued": [], "failed": []}
+    now = timezone.now()
+    for lease in leases.take_over_lost(TRAINING_LEASE_PREFIX):
+        pk = int(lease.key.removeprefix(TRAINING_LEASE_PREFIX))
+        adapter = Adapter.objects.training().filter(pk=pk).select_related("project").first()
+        if adapter is None:
+            continue
+        lost_at = min(now, lease.expires_at - timedelta(seconds=leases.lease_seconds()))
+        if adapter.training_attempts >= MAX_TRAINING_ATTEMPTS:
+            fail_training(
+                adapter=adapter,
+                message=f"Training stopped: the worker running it was lost "
+                f"{_plural(adapter.training_attempts, 'time')} (last at {lost_at:%H:%M:%S}). Check that "
+                "a worker is running and has enough memory, then train the adapter again.",
+            )
+            done["failed"].append(pk)
+            continue
+        with transaction.atomic():
+            moved = Adapter.objects.filter(
+                pk=pk, status=Adapter.Status.TRAINING_IN_PROGRESS, training_attempts=adapter.training_attempts
+            ).update(training_attempts=F("training_attempts") + 1)
+            if moved:
+                record(
+                    None,
+                    "adapter.worker_lost",
+                    adapter,
+                    project=adapter.project,
+                    worker=lease.worker,
+                    lost_at=lost_at.isoformat(),
+                    resumed_at=now.isoformat(),
+                )
+                transaction.on_commit(partial(_enqueue_training, pk))
+                done["requeued"].append(pk)
     return done
 
 

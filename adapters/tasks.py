@@ -5,17 +5,25 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready
 
 from adapters import services
 from adapters.models import Adapter
+from console import leases
 from console.backends.base import BackendError
 from moderation.manifests import ManifestError
 
 log = logging.getLogger(__name__)
 
-# The local engine trains a few hundred images in minutes; a run longer than this is stuck
-# and killed. services.STALE_AFTER (2 h) is longer, so a stale row has no live task.
+# The local engine trains a few hundred images in minutes; a run longer than this is stuck:
+# at the soft limit the training fails with a message, at the hard one the process is killed.
+# services.STALE_AFTER (2 h) is longer, so a stale row has no live task. The Redis broker's
+# visibility timeout (settings) is longer than both.
 TRAINING_TIME_LIMIT = 60 * 60
+TRAINING_SOFT_TIME_LIMIT = TRAINING_TIME_LIMIT - 2 * 60
+POLL_SOFT_TIME_LIMIT, POLL_TIME_LIMIT = 2 * 60, 3 * 60  # one DescribeProjectVersions
+CHECK_SOFT_TIME_LIMIT, CHECK_TIME_LIMIT = 10 * 60, 11 * 60  # the periodic checks (auto-update trains)
 MAX_RETRIES = 5  # transient backend errors: waits of 30 s, 60 s, 120 s, 240 s, 480 s
 RETRY_BACKOFF_SECONDS = 30
 POLL_SECONDS = 60  # how often a remote (aws) training is asked for its status
@@ -41,10 +49,24 @@ def _training(adapter_id: int) -> Adapter | None:
     return adapter
 
 
-@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES, time_limit=TRAINING_TIME_LIMIT)
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=MAX_RETRIES,
+    soft_time_limit=TRAINING_SOFT_TIME_LIMIT,
+    time_limit=TRAINING_TIME_LIMIT,
+)
 def train_adapter(self, adapter_id: int) -> None:
     """Train an adapter on its frozen manifests. Safe to run twice: it checks the status,
-    and a second training of the same manifests writes the same result over the first."""
+    and a second training of the same manifests writes the same result over the first
+    (the same artifact name). Under the training's lease: nothing while a living worker trains it."""
+    with leases.hold(services.training_key(adapter_id)) as held:
+        if held is not None:
+            _train(self, adapter_id)
+
+
+def _train(task, adapter_id: int) -> None:
     adapter = _training(adapter_id)
     if adapter is None:
         return
@@ -53,8 +75,15 @@ def train_adapter(self, adapter_id: int) -> None:
         return
     try:
         result = services.run_training(adapter=adapter)
+    except SoftTimeLimitExceeded:
+        services.fail_training(
+            adapter=adapter,
+            message=f"Training stopped: it ran longer than {TRAINING_SOFT_TIME_LIMIT // 60} minutes. "
+            "Train the adapter again with fewer images, or on a worker with more cores.",
+        )
+        return
     except BackendError as exc:
-        _retry_or_fail(self, adapter, exc)
+        _retry_or_fail(task, adapter, exc)
         return
     except ManifestError as exc:
         services.fail_training(adapter=adapter, message=f"The frozen dataset cannot be read: {exc}")
@@ -70,7 +99,14 @@ def train_adapter(self, adapter_id: int) -> None:
         poll_adapter_training.apply_async((adapter_id,), countdown=POLL_SECONDS)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=MAX_POLL_RETRIES)
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=MAX_POLL_RETRIES,
+    soft_time_limit=POLL_SOFT_TIME_LIMIT,
+    time_limit=POLL_TIME_LIMIT,
+)
 def poll_adapter_training(self, adapter_id: int) -> None:
     """Ask the backend (DescribeProjectVersions) until the training is final."""
     adapter = _training(adapter_id)
@@ -78,6 +114,9 @@ def poll_adapter_training(self, adapter_id: int) -> None:
         return
     try:
         result = services.poll_training(adapter=adapter)
+    except SoftTimeLimitExceeded:
+        poll_adapter_training.apply_async((adapter_id,), countdown=POLL_SECONDS)
+        return
     except BackendError as exc:
         _retry_or_fail(self, adapter, exc)
         return
@@ -85,13 +124,25 @@ def poll_adapter_training(self, adapter_id: int) -> None:
         poll_adapter_training.apply_async((adapter_id,), countdown=POLL_SECONDS)
 
 
-@shared_task
+@shared_task(soft_time_limit=60, time_limit=90)
+def resume_lost_trainings() -> dict:
+    """Periodic (beat), and when a worker starts: trainings whose worker died are enqueued again."""
+    return services.resume_lost_trainings()
+
+
+@worker_ready.connect
+def _resume_at_start(**_kwargs) -> None:
+    # A worker that starts takes over at once what a dead one held (in a pool process).
+    resume_lost_trainings.delay()
+
+
+@shared_task(soft_time_limit=CHECK_SOFT_TIME_LIMIT, time_limit=CHECK_TIME_LIMIT)
 def fail_stale_trainings() -> dict:
     """Periodic: trainings whose worker died are polled, enqueued again, or failed with a message."""
     return services.fail_stale_trainings()
 
 
-@shared_task
+@shared_task(soft_time_limit=CHECK_SOFT_TIME_LIMIT, time_limit=CHECK_TIME_LIMIT)
 def check_base_model_versions() -> dict:
     """Periodic: deprecate and expire adapters when the base model changes; auto-update retrains."""
     return services.check_base_model_versions()

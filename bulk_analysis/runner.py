@@ -14,7 +14,7 @@ import datetime
 import enum
 import logging
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, cast
 
 from django.core.files.storage import default_storage
@@ -24,9 +24,10 @@ from django.utils import timezone
 
 from bulk_analysis import histograms
 from bulk_analysis.models import BulkAnalysisJob, Prediction
+from console import leases
 from console.backends.base import BackendError, ImageRef, ModerationBackend, get_backend
 from console.lib import images, s3, storage
-from console.models import Notification
+from console.models import Notification, record
 from hashbanks import services as hashbanks
 from moderation import manifests, taxonomy
 from webhooks import services as webhooks
@@ -217,25 +218,55 @@ def _analysis_image(
     return storage.ref_for(prediction.file)
 
 
+LEASE_PREFIX = "bulk:"
+
+
+def unit_key(job_id: int, first_line: int, last_line: int) -> str:
+    """The unit's lease (console.leases): the worker analysing it renews it between images."""
+    return f"{LEASE_PREFIX}{job_id}:{first_line}-{last_line}"
+
+
+def parse_unit_key(key: str) -> tuple[int, int, int]:
+    job, _, lines = key.removeprefix(LEASE_PREFIX).partition(":")
+    first, _, last = lines.partition("-")
+    return int(job), int(first), int(last)
+
+
 def run_unit(*, job_id: int, first_line: int, last_line: int, give_up: bool = False) -> None:
-    """Analyse the pending rows of lines first_line..last_line, then finish the job if none remain."""
+    """Analyse the pending rows of lines first_line..last_line, then finish the job if none remain.
+
+    Under the unit's lease: nothing while a living worker holds it; it stops between images when
+    the lease was taken over (this worker was thought dead) or the job was cancelled."""
     job = BulkAnalysisJob.objects.filter(pk=job_id).first()
     if job is None or job.status != BulkAnalysisJob.Status.IN_PROGRESS:
         return
-    backend = get_backend()
-    rows = list(
-        job.predictions.filter(
-            line__gte=first_line, line__lte=last_line, state=Prediction.State.PENDING
-        ).order_by("line")
-    )
-    for prediction in rows:
-        prediction.job = job
-    _analyse_many(job=job, predictions=rows, backend=backend, give_up=give_up)
+    with leases.hold(unit_key(job_id, first_line, last_line)) as held:
+        if held is None:
+            return
+        backend = get_backend()
+        rows = list(
+            job.predictions.filter(
+                line__gte=first_line, line__lte=last_line, state=Prediction.State.PENDING
+            ).order_by("line")
+        )
+        for prediction in rows:
+            prediction.job = job
+
+        def stop() -> bool:
+            running = BulkAnalysisJob.objects.filter(pk=job_id, status=BulkAnalysisJob.Status.IN_PROGRESS)
+            return held.lost.is_set() or not running.exists()
+
+        _analyse_many(job=job, predictions=rows, backend=backend, give_up=give_up, stop=stop)
     finish_if_done(job=job)
 
 
 def _analyse_many(
-    *, job: BulkAnalysisJob, predictions: Sequence[Prediction], backend: ModerationBackend, give_up: bool
+    *,
+    job: BulkAnalysisJob,
+    predictions: Sequence[Prediction],
+    backend: ModerationBackend,
+    give_up: bool,
+    stop: Callable[[], bool] = lambda: False,
 ) -> None:
     """Analyse each pending prediction and record its result or failure, through the backend's pipeline.
 
@@ -270,6 +301,8 @@ def _analyse_many(
     try:
         last = time.perf_counter()
         for (prediction, _), outcome in zip(items, outcomes, strict=True):
+            if stop():  # between images: the lease was lost or the job cancelled
+                return
             now = time.perf_counter()
             seconds, last = round(now - last, 4), now
             if isinstance(outcome, BackendError):
@@ -491,3 +524,43 @@ def resume_stalled(*, stalled_seconds: float = STALL_SECONDS) -> list[tuple[Bulk
             finish_if_done(job=job)
             stalled.append((job, Next.DONE))
     return stalled
+
+
+def resume_lost() -> list[tuple[int, int, int]]:
+    """The units whose worker is gone (console.leases.take_over_lost), each (job, first, last) for
+    the task to enqueue again; each is in the audit trail as bulk.worker_lost, with when the
+    worker was last seen and when its work was put back (the job page shows the latest)."""
+    units = []
+    now = timezone.now()
+    for lease in leases.take_over_lost(LEASE_PREFIX):
+        job_id, first, last = parse_unit_key(lease.key)
+        job = BulkAnalysisJob.objects.filter(pk=job_id, status=BulkAnalysisJob.Status.IN_PROGRESS).first()
+        if job is None:
+            continue
+        lost_at = min(now, lease.expires_at - datetime.timedelta(seconds=leases.lease_seconds()))
+        record(
+            None,
+            "bulk.worker_lost",
+            job,
+            project=job.adapter.project if job.adapter else None,
+            worker=lease.worker,
+            lines=f"{first}-{last}",
+            lost_at=lost_at.isoformat(),
+            resumed_at=now.isoformat(),
+        )
+        units.append((job_id, first, last))
+    return units
+
+
+def give_up_unit(*, job_id: int, first_line: int, last_line: int, message: str) -> None:
+    """A unit that ran out of time: its pending images fail with the reason; the job finishes."""
+    job = BulkAnalysisJob.objects.filter(pk=job_id).first()
+    if job is None:
+        return
+    job.predictions.filter(line__gte=first_line, line__lte=last_line, state=Prediction.State.PENDING).update(
+        state=Prediction.State.FAILED,
+        error_code="TimeLimitExceeded",
+        error_message=message,
+        finished_at=timezone.now(),
+    )
+    finish_if_done(job=job)

@@ -7,6 +7,8 @@ worker took with it.
 """
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready
 
 from bulk_analysis import runner
 from bulk_analysis.models import BulkAnalysisJob
@@ -20,7 +22,12 @@ RETRY_SECONDS = 10
 POLL_SECONDS = 30
 POLL_ATTEMPTS = 2 * 24 * 3600 // POLL_SECONDS
 # Hard limit of one unit: 100 images (runner.MAX_UNIT), even at 15 MB each from S3, take far less.
+# At the soft limit the unit's pending images fail with TimeLimitExceeded and the job finishes.
 UNIT_TIME_LIMIT = 15 * 60
+UNIT_SOFT_TIME_LIMIT = UNIT_TIME_LIMIT - 60
+# Starting a job lists its images and, on aws, starts the backend's job; polling is one call.
+STEP_SOFT_TIME_LIMIT, STEP_TIME_LIMIT = 5 * 60, 6 * 60
+CHECK_SOFT_TIME_LIMIT, CHECK_TIME_LIMIT = 60, 90  # the periodic checks
 
 
 def _enqueue_units(job: BulkAnalysisJob) -> None:
@@ -28,11 +35,27 @@ def _enqueue_units(job: BulkAnalysisJob) -> None:
         run_unit.delay(job.pk, first, last)
 
 
-@shared_task(bind=True, max_retries=UNIT_RETRIES, acks_late=True)
+# Every task here is idempotent (the rows move once): on Redis a task whose worker died is
+# delivered again (acks_late, reject_on_worker_lost).
+IDEMPOTENT = {"acks_late": True, "reject_on_worker_lost": True}
+
+
+@shared_task(
+    bind=True,
+    max_retries=UNIT_RETRIES,
+    soft_time_limit=STEP_SOFT_TIME_LIMIT,
+    time_limit=STEP_TIME_LIMIT,
+    **IDEMPOTENT,
+)
 def run_job(self, job_id: int) -> None:
     """Start a queued job: hand it to the backend's bulk job, or fan it out into units."""
     try:
         step = runner.begin(job_id=job_id)
+    except SoftTimeLimitExceeded:
+        job = BulkAnalysisJob.objects.filter(pk=job_id).first()
+        if job:
+            runner.fail_job(job=job, code="TimeLimitExceeded", message="The job did not start in 5 minutes.")
+        return
     except BackendError as exc:
         if exc.retryable:
             raise self.retry(exc=exc, countdown=RETRY_SECONDS * 2**self.request.retries) from exc
@@ -43,21 +66,42 @@ def run_job(self, job_id: int) -> None:
         _enqueue_units(BulkAnalysisJob.objects.get(pk=job_id))
 
 
-@shared_task(bind=True, max_retries=UNIT_RETRIES, acks_late=True, time_limit=UNIT_TIME_LIMIT)
+@shared_task(
+    bind=True,
+    max_retries=UNIT_RETRIES,
+    soft_time_limit=UNIT_SOFT_TIME_LIMIT,
+    time_limit=UNIT_TIME_LIMIT,
+    **IDEMPOTENT,
+)
 def run_unit(self, job_id: int, first_line: int, last_line: int) -> None:
     """Analyse one unit of lines. Safe to run twice: rows move pending -> done/failed only once."""
     give_up = self.request.retries >= self.max_retries
     try:
         runner.run_unit(job_id=job_id, first_line=first_line, last_line=last_line, give_up=give_up)
+    except SoftTimeLimitExceeded:
+        runner.give_up_unit(
+            job_id=job_id,
+            first_line=first_line,
+            last_line=last_line,
+            message=f"not analysed: its unit ran longer than {UNIT_SOFT_TIME_LIMIT // 60} minutes",
+        )
     except BackendError as exc:  # transient only: permanent errors are recorded per image
         raise self.retry(exc=exc, countdown=RETRY_SECONDS * 2**self.request.retries) from exc
 
 
-@shared_task(bind=True, max_retries=POLL_ATTEMPTS, acks_late=True)
+@shared_task(
+    bind=True,
+    max_retries=POLL_ATTEMPTS,
+    soft_time_limit=STEP_SOFT_TIME_LIMIT,
+    time_limit=STEP_TIME_LIMIT,
+    **IDEMPOTENT,
+)
 def poll_job(self, job_id: int) -> None:
     """Poll the backend's bulk job until it is final, then write its results."""
     try:
         final = runner.poll(job_id=job_id)
+    except SoftTimeLimitExceeded:
+        final = False  # polled again later
     except BackendError as exc:
         if not exc.retryable:
             job = BulkAnalysisJob.objects.filter(pk=job_id).first()
@@ -69,7 +113,22 @@ def poll_job(self, job_id: int) -> None:
         raise self.retry(countdown=POLL_SECONDS)
 
 
-@shared_task
+@shared_task(soft_time_limit=CHECK_SOFT_TIME_LIMIT, time_limit=CHECK_TIME_LIMIT)
+def resume_lost_units() -> list[tuple[int, int, int]]:
+    """Periodic (beat), and when a worker starts: units whose worker died go back on the queue."""
+    units = runner.resume_lost()
+    for job_id, first, last in units:
+        run_unit.delay(job_id, first, last)
+    return units
+
+
+@worker_ready.connect
+def _resume_at_start(**_kwargs) -> None:
+    # A worker that starts takes over at once what a dead one held (in a pool process).
+    resume_lost_units.delay()
+
+
+@shared_task(soft_time_limit=CHECK_SOFT_TIME_LIMIT, time_limit=CHECK_TIME_LIMIT)
 def resume_stalled_jobs(stalled_seconds: float = runner.STALL_SECONDS) -> list[int]:
     """Periodic (beat): put back the work of running jobs that stopped making progress."""
     stalled = runner.resume_stalled(stalled_seconds=stalled_seconds)

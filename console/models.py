@@ -42,7 +42,11 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["user", "read_at"], name="notification_unread_idx")]
+        indexes = [
+            models.Index(fields=["user", "read_at"], name="notification_unread_idx"),
+            # A person's newest first (the notifications page), without sorting all of theirs.
+            models.Index(fields=["user", "-created_at"], name="notification_newest_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.message
@@ -62,6 +66,8 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # A project's entries newest first (the audit log's project filter).
+        indexes = [models.Index(fields=["project_name", "-created_at"], name="audit_project_newest_idx")]
         verbose_name_plural = "audit entries"
 
     def __str__(self) -> str:
@@ -109,6 +115,19 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.hostname
+
+
+class Lease(models.Model):
+    """Who is running a piece of work (a bulk unit, a training) and until when: the worker renews
+    it while it works; one that is not renewed in time is taken over (console.leases)."""
+
+    key = models.CharField(max_length=100, unique=True)  # "bulk:<job>:<first>-<last>", "training:<adapter>"
+    worker = models.CharField(max_length=255)  # the Celery node name and process id
+    taken_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.worker})"
 
 
 class LoginFailure(models.Model):

@@ -234,7 +234,10 @@ if CELERY_BROKER_URL == "filesystem://":
         "polling_interval": 0.1,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Longer than the longest task's time limit (a training: adapters.tasks.TRAINING_TIME_LIMIT,
+    # 1 h), so Redis never hands a running task to a second worker; a task whose worker was
+    # killed comes back after it (acks_late), or sooner through its lease (console.leases).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 3600}
 # The cache holds the API's per-key request counts: shared through Redis when there is one,
 # so several web processes count together; one process's memory on the embedded default.
 CACHE_URL = env_str("CACHE_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
@@ -249,6 +252,25 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Two kinds of work on their own queues, so a 10,000-image job does not hold back a training; a
+# worker started without -Q consumes every queue here (README, "Workers and queues").
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+# Every task has a time limit: these for a task that sets none (each of ours sets its own, and
+# handles SoftTimeLimitExceeded by failing or requeuing its row).
+CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
+CELERY_TASK_TIME_LIMIT = 30 * 60
+CELERY_TASK_QUEUES = {"celery": {}, "training": {}, "bulk": {}}
+CELERY_TASK_ROUTES = {
+    "adapters.tasks.train_adapter": {"queue": "training"},
+    "adapters.tasks.poll_adapter_training": {"queue": "training"},
+    "bulk_analysis.tasks.run_job": {"queue": "bulk"},
+    "bulk_analysis.tasks.run_unit": {"queue": "bulk"},
+    "bulk_analysis.tasks.poll_job": {"queue": "bulk"},
+}
+# A worker renews the lease of the unit or training it runs every quarter of this; work whose
+# lease ran out is taken over by the check every WORK_LEASE_CHECK_SECONDS (console.leases).
+WORK_LEASE_SECONDS = env_int("WORK_LEASE_SECONDS", 20)
+WORK_LEASE_CHECK_SECONDS = env_int("WORK_LEASE_CHECK_SECONDS", 10)
 
 # E-mail for notifications: printed to the console unless an SMTP host is set.
 EMAIL_HOST = env_str("EMAIL_HOST")
@@ -371,6 +393,15 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Bulk jobs whose units were lost with a killed worker (bulk_analysis.services.STALL_SECONDS).
     "bulk-resume-stalled-jobs": {"task": "bulk_analysis.tasks.resume_stalled_jobs", "schedule": 60.0},
+    # Units and trainings whose worker's lease ran out (console.leases).
+    "bulk-resume-lost-units": {
+        "task": "bulk_analysis.tasks.resume_lost_units",
+        "schedule": float(WORK_LEASE_CHECK_SECONDS),
+    },
+    "adapters-resume-lost-trainings": {
+        "task": "adapters.tasks.resume_lost_trainings",
+        "schedule": float(WORK_LEASE_CHECK_SECONDS),
+    },
     # Finished exports older than a week, and exports whose worker died (exports.services.clean_up).
     "exports-clean-up": {"task": "exports.tasks.clean_up_exports", "schedule": 60 * 60.0},
 }

@@ -97,7 +97,7 @@ def _die_with_parent() -> None:
 class WorkerProcess:
     """A real `celery worker` process (prefork) on the configured broker."""
 
-    def __init__(self, concurrency=1, log_path=None):
+    def __init__(self, concurrency=1, log_path=None, beat=False):
         self.log_path = log_path
         args = [
             sys.executable,
@@ -110,7 +110,7 @@ class WorkerProcess:
             f"--concurrency={concurrency}",
             "--without-gossip",
             "--without-mingle",
-        ]
+        ] + (["--beat", f"--schedule={log_path}.beat"] if beat else [])  # the periodic checks too
         self.log = open(log_path, "w") if log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             args,

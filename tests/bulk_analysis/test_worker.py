@@ -1,12 +1,14 @@
 """A bulk job run for real: the local engine in a real Celery worker process, and a worker
 killed (SIGKILL) mid-job, after which a new worker finishes it with one result per image."""
 
+import time
+
 import pytest
 
 from bulk_analysis import services
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from bulk_analysis.tasks import resume_stalled_jobs
 from console.lib import storage
+from console.models import AuditEntry
 from moderation import manifests
 from tests.bulk_analysis.conftest import images
 from tests.conftest import WorkerProcess, wait_for
@@ -50,12 +52,14 @@ def test_it_runs_a_bulk_job_on_the_local_engine_in_a_real_worker(owner, celery_w
 
 
 def test_a_worker_killed_mid_job_loses_nothing(owner, tmp_path):
-    n = 120
+    """SIGKILL mid-unit, a worker started again: the one that starts takes over the dead worker's
+    unit (its lease, console.leases) at once, with no periodic check and no wait for the lease."""
+    n = 60
     first = WorkerProcess(log_path=tmp_path / "first.log")
     try:
         job = start(owner, n, "killed-mid-way")
         done = lambda: Prediction.objects.filter(job=job).exclude(state="pending").count()  # noqa: E731
-        wait_for(lambda: done() >= 8, timeout=240, interval=0.05, message="the first images to be analysed")
+        wait_for(lambda: done() >= 4, timeout=240, interval=0.05, message="the first images to be analysed")
         first.kill()  # SIGKILL to the worker and its pool child, mid-unit
     finally:
         first.stop()
@@ -64,9 +68,10 @@ def test_a_worker_killed_mid_job_loses_nothing(owner, tmp_path):
     assert BulkAnalysisJob.objects.get(pk=job.pk).status == "IN_PROGRESS"
 
     second = WorkerProcess(log_path=tmp_path / "second.log")
+    started = time.monotonic()
     try:
-        # What beat does every minute: re-enqueue the pending units of a job making no progress.
-        resume_stalled_jobs.delay(0)
+        wait_for(lambda: done() > at_kill, timeout=60, interval=0.2, message="the unit to resume")
+        resumed = time.monotonic() - started  # the worker's own start (6 to 8 s idle) included
         wait_for(
             lambda: BulkAnalysisJob.objects.get(pk=job.pk).status in ("SUCCEEDED", "FAILED"),
             timeout=300,
@@ -76,4 +81,6 @@ def test_a_worker_killed_mid_job_loses_nothing(owner, tmp_path):
     finally:
         second.stop()
 
+    assert resumed < 30, f"resumed {resumed:.0f} s after the worker started again"
     assert_one_result_per_image(job, n)
+    assert AuditEntry.objects.filter(action="bulk.worker_lost", object_id=str(job.pk)).exists()
