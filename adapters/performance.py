@@ -58,6 +58,29 @@ def counts_by_threshold(doc: dict) -> dict[float, dict[str, dict[str, dict[str, 
     return out
 
 
+_WORDS = {"fp": "false positive", "fn": "false negative"}
+
+
+def improvement(doc: dict | None, kind: str, threshold: float | None = None) -> str:
+    """The adapter's false positive ("fp") or false negative ("fn") improvement over the base model
+    at `threshold` (the training threshold when None, or when not evaluated), as shown: "50%", or,
+    where the base model had none, the regression ("1 new false positive") or "none either way".
+    "—" without an evaluation."""
+    if not doc or not _blocks(doc):
+        return "—"
+    by_threshold = counts_by_threshold(doc)
+    t = threshold if threshold is not None and float(threshold) in by_threshold else input_threshold(doc)
+    at = by_threshold.get(float(t)) if t is not None else None
+    if at is None or ALL not in at:
+        return "—"
+    base, adapter = at[ALL]["base"][kind], at[ALL]["adapter"][kind]
+    if base:
+        return f"{round((base - adapter) / base * 100.0, 1):g}%"
+    if adapter:
+        return f"{adapter} new {_WORDS[kind]}{'s' if adapter != 1 else ''}"
+    return f"no {_WORDS[kind]}s either way"
+
+
 def nearest_threshold(doc: dict, wanted: float | None) -> float | None:
     """The evaluated threshold closest to `wanted` (the training threshold when None)."""
     options = thresholds(doc)

@@ -17,7 +17,6 @@ from console.lib import storage
 from console.lib.pagination import CountedPaginator
 from console.models import Profile
 from moderation import manifests, taxonomy
-from moderation.engine.evaluation import fn_improvement, fp_improvement
 
 PAGE_SIZES = (24, 48, 96, 200)
 STATE_FILTERS = [
@@ -207,12 +206,19 @@ def _training_images(adapter: Adapter) -> list[dict]:
 
 
 def _with_thumbnails(adapter: Adapter, rows: list[dict]) -> list[dict]:
-    """Give each row whose image is still in the adapter's dataset the id its thumbnail is served by."""
+    """Give each row whose image is still in the adapter's dataset the id its thumbnail is served by
+    and its original file name (manifests name the stored file, a sha256)."""
     prefix = f"s3://{storage.bucket()}/"
     keys = [row["uri"][len(prefix) :] for row in rows if row["uri"].startswith(prefix)]
-    ids = dict(adapter.images.filter(file__in=keys).values_list("file", "pk"))
+    found = {
+        file: (pk, name)
+        for file, pk, name in adapter.images.filter(file__in=keys).values_list("file", "pk", "original_name")
+    }
     for row in rows:
-        row["image_id"] = ids.get(row["uri"][len(prefix) :])
+        pk, name = found.get(row["uri"][len(prefix) :], (None, None))
+        row["image_id"] = pk
+        if name:
+            row["name"] = name
     return rows
 
 
@@ -238,8 +244,8 @@ def adapter_page(*, adapter: Adapter, params) -> dict:
             thresholds=performance.thresholds(doc),
             slider=performance.slider_data(doc),
             summary=performance.summary(at[label]),
-            fp_improvement=fp_improvement(doc),
-            fn_improvement=fn_improvement(doc),
+            fp_improvement=performance.improvement(doc, "fp"),
+            fn_improvement=performance.improvement(doc, "fn"),
             per_label=[{"label": name, **performance.summary(at[name])} for name in labels if name in at],
             recommendations=[r for r in (performance.recommend(doc, name) for name in labels) if r],
             charts=[{"label": name, **performance.chart(doc, name)} for name in labels],

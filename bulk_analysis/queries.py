@@ -150,7 +150,22 @@ def card(prediction: Prediction, threshold: float) -> dict[str, Any]:
     tops = sorted(prediction.top_labels.items(), key=lambda item: -item[1])
     return {
         "p": prediction,
+        "name": file_name(prediction),
+        "alt": alt_text(prediction, threshold),
         "labels": tops,
         "shown": [(n, c) for n, c in tops if c >= threshold],
         "explicit": taxonomy.BLURRED_TOP_LEVEL in prediction.top_labels,
     }
+
+
+def file_name(prediction: Prediction) -> str:
+    """The image's file name: the last part of its source-ref (an upload keeps its name in storage)."""
+    return prediction.source_ref.rstrip("/").rsplit("/", 1)[-1] or f"line {prediction.line}"
+
+
+def alt_text(prediction: Prediction, threshold: float) -> str:
+    """What the image is, for a screen reader: its file name and the labels predicted at the threshold."""
+    shown = [
+        name for name, conf in sorted(prediction.top_labels.items(), key=lambda i: -i[1]) if conf >= threshold
+    ]
+    return f"{file_name(prediction)}: " + (f"predicted {', '.join(shown)}" if shown else "no label predicted")

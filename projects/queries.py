@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db.models import IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
+from adapters import performance
 from adapters.models import Adapter, DatasetCount
-from moderation.engine.evaluation import fn_improvement, fp_improvement
 from projects.models import Project
 
 
@@ -15,18 +15,6 @@ def projects_with_adapters() -> QuerySet[Project]:
     return Project.objects.prefetch_related(
         Prefetch("adapters", queryset=Adapter.objects.order_by("-created_at"))
     ).order_by("-created_at")
-
-
-def _improvement(fn, adapter):
-    if not adapter.evaluation:
-        return None
-    try:
-        return fn(adapter.evaluation, adapter.confidence_threshold)
-    except (KeyError, ValueError, StopIteration):
-        try:
-            return fn(adapter.evaluation)  # a threshold between the 20 evaluated ones: the input one
-        except (KeyError, ValueError, StopIteration):
-            return None
 
 
 def adapter_rows(project: Project) -> list[dict]:
@@ -47,8 +35,8 @@ def adapter_rows(project: Project) -> list[dict]:
     return [
         {
             "adapter": adapter,
-            "fp": _improvement(fp_improvement, adapter),
-            "fn": _improvement(fn_improvement, adapter),
+            "fp": performance.improvement(adapter.evaluation, "fp", adapter.confidence_threshold),
+            "fn": performance.improvement(adapter.evaluation, "fn", adapter.confidence_threshold),
         }
         for adapter in adapters
     ]

@@ -11,7 +11,7 @@ from django.db.models.functions import Abs, Cast
 
 from bulk_analysis import histograms
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from bulk_analysis.queries import filtered_predictions, job_histograms
+from bulk_analysis.queries import alt_text, file_name, filtered_predictions, job_histograms
 from console.lib.pagination import CountedPaginator
 from moderation import taxonomy
 from verification.models import ImageReview
@@ -51,6 +51,8 @@ def card_context(
     ]
     return {
         "p": prediction,
+        "name": file_name(prediction),
+        "alt": alt_text(prediction, threshold),
         "rows": rows,
         "reviewed": reviewed,
         "negative": OUTCOME_TEXT["tn"] if reviewed and "" in outcomes else "",

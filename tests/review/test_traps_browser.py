@@ -99,3 +99,13 @@ def test_verify_click_targets_menu_buttons_slider(verify_job, page, live_server)
     )
     page.wait_for_url("**threshold=70**")
     assert page.locator("#threshold-value").inner_text() == "70"
+
+
+def test_bulk_and_verify_cards_name_their_files(chips_job, page, live_server):
+    page.goto(f"{live_server.url}/bulk-analysis/{chips_job.pk}/")
+    card = page.locator("#prediction-grid .card[data-line='1']")
+    assert "img0.jpg" in card.inner_text()
+    assert card.locator("img").get_attribute("alt") == "img0.jpg: predicted Alcohol"
+    page.goto(f"{live_server.url}/verify/{chips_job.pk}/")
+    assert "img1.jpg" in page.locator("#card-2").inner_text()
+    assert page.locator("#card-3 img").get_attribute("alt") == "img2.jpg: no label predicted"
