@@ -85,11 +85,21 @@ class HashIndex:
         return list(zip(position.tolist(), dist.tolist(), strict=True))
 
 
+# Hashes searched at once when grouping: bounds the candidate arrays of one search.
+GROUP_BATCH = 1000
+
+
 def groups(hashes: np.ndarray, radius: int) -> np.ndarray:
     """Near-duplicate groups: for each hash, the smallest position of the hashes it is linked to
-    through a chain of hashes each within `radius` of the next (single linkage)."""
-    index = HashIndex(hashes)
-    parent = np.arange(len(index))
+    through a chain of hashes each within `radius` of the next (single linkage). Equal hashes
+    (the same image twice) are searched once."""
+    hashes = np.ascontiguousarray(hashes, dtype=np.uint8).reshape(-1, 32)
+    if not len(hashes):
+        return np.zeros(0, dtype=np.int64)
+    unique, first, inverse = np.unique(hashes, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    index = HashIndex(unique)
+    parent = np.arange(len(unique))
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -97,9 +107,14 @@ def groups(hashes: np.ndarray, radius: int) -> np.ndarray:
             i = int(parent[i])
         return i
 
-    row, position, _ = index.search(hashes, radius)
-    for a, b in zip(row.tolist(), position.tolist(), strict=True):
-        ra, rb = root(a), root(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    return np.array([root(i) for i in range(len(index))], dtype=np.int64)
+    for start in range(0, len(unique), GROUP_BATCH):
+        row, position, _ = index.search(unique[start : start + GROUP_BATCH], radius)
+        for a, b in zip((row + start).tolist(), position.tolist(), strict=True):
+            ra, rb = root(a), root(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    # Name each group by the first position (in the caller's order) of any of its hashes.
+    roots = np.array([root(i) for i in range(len(unique))], dtype=np.int64)
+    named = np.full(len(unique), len(hashes), dtype=np.int64)
+    np.minimum.at(named, roots, first)
+    return named[roots][inverse]

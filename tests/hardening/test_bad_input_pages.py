@@ -98,11 +98,11 @@ def test_it_refuses_each_bad_image_in_an_upload_batch(
     assert [item["name"] for item in report["added"]] == ["fine.jpg"]
     assert [item["name"] for item in report["failed"]] == [name]
     assert message in report["failed"][0]["reason"]
-    # Only the good file was written: one image row, its file and its thumbnail.
+    # Only the good file was written: one image row (and its PDQ hash), its file and its thumbnail.
     image = adapter.images.get()
     assert image.original_name == "fine.jpg"
     before.assert_unchanged(
-        allow_rows={AUDIT, "adapters.Image", "adapters.DatasetCount"},
+        allow_rows={AUDIT, "adapters.Image", "adapters.DatasetCount", "hashbanks.ImageHash"},
         allow_files={image.file, image.thumbnail},
     )
 
