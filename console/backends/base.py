@@ -132,7 +132,8 @@ class ModerationBackend(ABC):
 
     @abstractmethod
     def create_project(self, *, name: str, auto_update: bool, tags: dict[str, str]) -> str:
-        """Create a CONTENT_MODERATION project; returns its ARN (the backend's own)."""
+        """Create a CONTENT_MODERATION project; returns its ARN (the backend's own), or "" when the
+        backend keeps no projects of its own and the console's ARN is the only one."""
 
     @abstractmethod
     def delete_project(self, *, project_arn: str) -> None: ...

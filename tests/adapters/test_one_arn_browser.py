@@ -1,0 +1,31 @@
+"""Real Chromium: a project made through the console has one ARN, on the landing page, the
+project page, the adapter's Details tab and the API's DescribeProjects answer."""
+
+import pytest
+
+from projects.services import create_project
+from tests.adapters.conftest import make_adapter
+from tests.conftest import chromium_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def made(owner):
+    project = create_project(user=owner, name="wine-policy")
+    return project, make_adapter(project)
+
+
+def test_every_page_shows_the_one_arn(made, live_server, owner):
+    project, adapter = made
+    assert project.remote_arn == project.arn  # the local backend mints no second ARN
+    with chromium_page(live_server, owner) as page:
+        for url in ("/", f"/projects/{project.pk}/", f"/adapters/{adapter.pk}/?tab=details"):
+            page.goto(f"{live_server.url}{url}")
+            text = page.locator("main").inner_text()
+            arns = {
+                w
+                for w in text.split()
+                if w.startswith(f"arn:aws:rekognition") and "/wine-policy/" in w and "/version/" not in w
+            }
+            assert arns == {project.arn}, (url, arns)
