@@ -70,9 +70,13 @@ def project_detail(request, pk):
     )
 
 
-@require_POST
 def delete_project(request, pk):
+    """GET: the confirmation page (as for an adapter); POST: delete."""
     project = _get_project(request, pk, access.MANAGER)
+    if request.method != "POST":
+        return render(
+            request, "projects/delete.html", {"project": project, "adapters": project.adapters.count()}
+        )
     try:
         services.delete_project(user=request.user, project=project)
     except ValidationError as exc:

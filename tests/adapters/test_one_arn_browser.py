@@ -29,3 +29,21 @@ def test_every_page_shows_the_one_arn(made, live_server, owner):
                 if w.startswith(f"arn:aws:rekognition") and "/wine-policy/" in w and "/version/" not in w
             }
             assert arns == {project.arn}, (url, arns)
+
+
+@pytest.fixture
+def empty_project(owner):
+    return create_project(user=owner, name="to-delete")
+
+
+def test_deleting_a_project_asks_first(empty_project, live_server, owner):
+    with chromium_page(live_server, owner) as page:
+        page.goto(f"{live_server.url}/projects/{empty_project.pk}/")
+        page.click("text=Delete project")
+        page.wait_for_selector("h1:has-text('Delete project to-delete?')")
+        page.click("#delete-project >> text=Cancel")
+        page.wait_for_url(f"**/projects/{empty_project.pk}/")  # still there
+        page.click("text=Delete project")
+        page.click("#delete-project button.danger")
+        page.wait_for_selector("text=Project to-delete deleted.")
+        assert page.goto(f"{live_server.url}/projects/{empty_project.pk}/").status == 404
