@@ -109,3 +109,21 @@ def test_bulk_and_verify_cards_name_their_files(chips_job, page, live_server):
     page.goto(f"{live_server.url}/verify/{chips_job.pk}/")
     assert "img1.jpg" in page.locator("#card-2").inner_text()
     assert page.locator("#card-3 img").get_attribute("alt") == "img2.jpg: no label predicted"
+
+
+@pytest.fixture
+def verified_job(owner):
+    from verification import services
+
+    job = finished_job(owner, [{"Alcohol": 80.0}, {"Alcohol": 65.0}, {}])
+    first, second = job.predictions.order_by("line")[:2]
+    services.set_verdict(user=owner, prediction=first, label="Alcohol", verdict="correct", threshold=50)
+    services.set_verdict(user=owner, prediction=second, label="Alcohol", verdict="incorrect", threshold=50)
+    return job
+
+
+def test_bulk_details_show_per_label_performance(verified_job, page, live_server):
+    page.goto(f"{live_server.url}/bulk-analysis/{verified_job.pk}/")
+    page.wait_for_selector("#performance #per-label tr[data-label='Alcohol']")
+    row = "#per-label tr[data-label='Alcohol'] td[data-stat='{}']"
+    assert page.inner_text(row.format("tp")) == "1" and page.inner_text(row.format("fp")) == "1"
