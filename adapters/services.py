@@ -410,6 +410,29 @@ def fail_stale_trainings(*, now: datetime | None = None) -> dict[str, list[int]]
     return done
 
 
+def cancel_training(*, user: User, adapter: Adapter) -> bool:
+    """TRAINING_IN_PROGRESS -> TRAINING_FAILED with "Cancelled by ..." (AWS has no call to stop a
+    training: the API shows TRAINING_FAILED with that StatusMessage). The training's files written
+    so far are removed; a worker still training it discards its result (remove_training_files)."""
+    message = f"Cancelled by {user.get_username()} at {timezone.localtime():%H:%M:%S}."
+    with transaction.atomic():
+        cancelled = adapter.mark_failed(message)
+        if cancelled:
+            record(user, "adapter.training_cancel", adapter, project=adapter.project)
+    if cancelled:
+        remove_training_files(locations=adapter.locations)
+    return cancelled
+
+
+def remove_training_files(*, locations: dict[str, str]) -> None:
+    """Delete the files of a training that did not complete (those in this console's storage)."""
+    prefix = f"s3://{storage.bucket()}/"
+    for key in ("artifact", "evaluation", "train_output", "test_output"):  # not the frozen manifests
+        uri = locations.get(key)
+        if isinstance(uri, str) and uri.startswith(prefix):
+            default_storage.delete(uri.removeprefix(prefix))
+
+
 TRAINING_LEASE_PREFIX = "training:"
 
 

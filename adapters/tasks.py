@@ -97,6 +97,8 @@ def _train(task, adapter_id: int) -> None:
         return
     if result.status == Adapter.Status.TRAINING_IN_PROGRESS:
         poll_adapter_training.apply_async((adapter_id,), countdown=POLL_SECONDS)
+    elif not Adapter.objects.filter(pk=adapter_id, status=result.status).exists():
+        services.remove_training_files(locations=result.locations or {})  # cancelled meanwhile
 
 
 @shared_task(

@@ -6,6 +6,7 @@ from adapters import views
 urlpatterns = [
     path("adapters/<int:pk>/", views.adapter_detail, name="adapters-detail"),
     path("adapters/<int:pk>/train/", views.train_adapter, name="adapters-train"),
+    path("adapters/<int:pk>/cancel/", views.cancel_training, name="adapters-cancel"),
     path("adapters/<int:pk>/retrain/", views.retrain_adapter, name="adapters-retrain"),
     path("adapters/<int:pk>/delete/", views.delete_adapter, name="adapters-delete"),
     path("projects/<int:pk>/adapters/<int:adapter_pk>/labels/", views.assign_labels, name="projects-labels"),

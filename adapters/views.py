@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from adapters import datasets, queries, services, uploads
 from adapters.forms import AddImagesForm, LabelForm, TrainForm
 from adapters.models import Adapter, Image
-from console import access
+from console import access, leases
 from moderation import taxonomy
 from moderation.manifests import ManifestError
 
@@ -25,9 +25,20 @@ def adapter_detail(request, pk):
     """The adapter page; htmx polls the same view for the body while training runs."""
     adapter = _get_adapter(request, pk)
     ctx = queries.adapter_page(adapter=adapter, params=request.GET)
+    ctx["recoveries"] = leases.recovery_notes(adapter, "adapter.worker_lost")
     if request.htmx:
         return render(request, "adapters/_body.html", ctx)
     return render(request, "adapters/detail.html", ctx)
+
+
+@require_POST
+def cancel_training(request, pk):
+    adapter = _get_adapter(request, pk, access.MANAGER)
+    if services.cancel_training(user=request.user, adapter=adapter):
+        messages.success(request, f"Training of adapter {adapter.name} cancelled.")
+    else:
+        messages.error(request, f"Adapter {adapter.name} is not training: nothing to cancel.")
+    return redirect("adapters-detail", pk)
 
 
 @require_http_methods(["GET", "POST"])

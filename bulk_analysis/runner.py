@@ -564,3 +564,17 @@ def give_up_unit(*, job_id: int, first_line: int, last_line: int, message: str) 
         finished_at=timezone.now(),
     )
     finish_if_done(job=job)
+
+
+CANCELLED = "Cancelled"  # FailureDetails.Code of a cancelled job (AWS has no call to cancel one)
+
+
+def cancel_job(*, user: Any, job: BulkAnalysisJob) -> bool:
+    """QUEUED or IN_PROGRESS -> FAILED with code Cancelled, the images not analysed with the same
+    reason; a worker running one of its units stops at its next image (run_unit's stop). Nothing
+    partial is left: a job's results manifest and summary are written only when it succeeds."""
+    message = f"Cancelled by {user.get_username()} at {timezone.localtime():%H:%M:%S}."
+    if not fail_job(job=job, code=CANCELLED, message=message):
+        return False
+    record(user, "bulk.cancel", job, project=job.adapter.project if job.adapter else None)
+    return True

@@ -7,10 +7,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from bulk_analysis import queries, services
+from bulk_analysis import queries, runner, services
 from bulk_analysis.forms import AddImagesForm, StartJobForm
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from console import access
+from console import access, leases
 from console.backends.base import BackendError
 from console.lib.http import stored_file, wants_json
 from console.models import Profile
@@ -116,6 +116,16 @@ def start_job(request, pk):
     return redirect("bulk-detail", pk)
 
 
+@require_POST
+def cancel_job(request, pk):
+    job = queries.get_job(request.user, pk, access.MANAGER)
+    if runner.cancel_job(user=request.user, job=job):
+        messages.success(request, f"Bulk analysis job {job.name} cancelled.")
+    else:
+        messages.error(request, f"Bulk analysis job {job.name} is not running: nothing to cancel.")
+    return redirect("bulk-detail", pk)
+
+
 def job_detail(request, pk):
     job = queries.get_job(request.user, pk)
     binned, progress = queries.job_progress(job)
@@ -125,6 +135,7 @@ def job_detail(request, pk):
             response["HX-Refresh"] = "true"  # the finished page has the results
         return response
     context = {"job": job, "progress": progress, "min_confidence_int": int(job.min_confidence)}
+    context["recoveries"] = leases.recovery_notes(job, "bulk.worker_lost")
     if job.status == BulkAnalysisJob.Status.CREATED:
         context["estimate"] = services.estimate(images=progress["total"])
         context["add_form"] = AddImagesForm()

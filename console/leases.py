@@ -124,3 +124,23 @@ def take_over_lost(prefix: str) -> list[Lease]:
         if _lost(lease, now) and Lease.objects.filter(pk=lease.pk, worker=lease.worker).delete()[0]:
             taken.append(lease)
     return taken
+
+
+def recovery_notes(obj, action: str, limit: int = 3) -> list[str]:
+    """What the page says about work of `obj` taken over from a lost worker (the audit entries
+    `action` that resume_lost wrote): "Worker lost at 10:42:05, resumed at 10:42:07"."""
+    from django.utils.dateparse import parse_datetime
+
+    from console.models import AuditEntry
+
+    entries = AuditEntry.objects.filter(
+        action=action, object_type=obj._meta.label_lower, object_id=str(obj.pk)
+    ).order_by("-created_at")[:limit]
+    notes = []
+    for entry in entries:
+        lost, resumed = (parse_datetime(entry.detail.get(k, "")) for k in ("lost_at", "resumed_at"))
+        if lost and resumed:
+            lost, resumed = timezone.localtime(lost), timezone.localtime(resumed)
+            lines = f" (images {entry.detail['lines']})" if entry.detail.get("lines") else ""
+            notes.append(f"Worker lost at {lost:%H:%M:%S}, resumed at {resumed:%H:%M:%S}{lines}.")
+    return notes

@@ -263,6 +263,7 @@ CASES = [
     # Adapters
     Case("adapters-detail", "get", VIEWER, (200,), args=lambda w, user: [w.adapter.pk]),
     Case("adapters-train", "get", MANAGER, (200,), args=lambda w, user: [w.adapter.pk]),
+    Case("adapters-cancel", "post", MANAGER, (302,), args=lambda w, user: [w.adapter.pk]),
     # Two images are too few to train: the manager gets the form back with what blocks training.
     Case(
         "adapters-train",
@@ -299,6 +300,8 @@ CASES = [
         data=lambda w: {"images": [upload("e.jpg", 35)]},
     ),
     Case("bulk-start", "post", MANAGER, (302,), args=lambda w, user: [w.created_job.pk]),
+    # Not running: "nothing to cancel" and back to the job's page.
+    Case("bulk-cancel", "post", MANAGER, (302,), args=lambda w, user: [w.job.pk]),
     Case("bulk-results", "get", VIEWER, (200,), args=lambda w, user: [w.job.pk]),
     Case("bulk-summary", "get", VIEWER, (200,), args=lambda w, user: [w.job.pk]),
     Case("bulk-image", "get", VIEWER, (200,), args=job_line),
