@@ -6,9 +6,10 @@ port is the broker of a real worker and of this test process; it is SIGKILLed an
 the same port mid-job. It holds no data (--save "" --appendonly no), so the queued messages are
 lost: what is running finishes, and the periodic checks (resume_stalled_jobs for bulk jobs,
 fail_stale_trainings for trainings) put the rest back. Each test ends with the job finished, every
-image exactly once, and nothing left in a running state. A third test kills a worker with SIGKILL
+image exactly once, and nothing left in a running state. Two more tests kill a worker with SIGKILL
 while it trains and runs a bulk job at once on the Redis broker, where a killed worker's
-unacknowledged messages only come back after the visibility timeout (an hour).
+unacknowledged messages only come back after the visibility timeout: the leases (console.leases)
+bring the work back, through the worker that starts next, or through a living worker's beat check.
 
 Needs the Debian package redis-server (/usr/bin/redis-server); the tests install it with apt-get
 when it is missing and they may, and fail saying so when they cannot.
@@ -36,6 +37,7 @@ from bulk_analysis.models import BulkAnalysisJob, Prediction
 from bulk_analysis.tasks import resume_stalled_jobs
 from console.celery import app
 from console.lib import storage
+from console.models import AuditEntry, Lease
 from moderation import manifests
 from projects.models import Project
 from tests.adapters.conftest import add_dataset, make_adapter
@@ -365,7 +367,8 @@ def test_a_worker_killed_while_training_and_running_a_job_on_redis_loses_nothing
         job, inputs = start_bulk_job(owner, 60, "killed-with-training")
         wait_for(
             lambda: (
-                log_says(tmp_path / "first.log", "train_adapter", "received") and finished_count(job) >= 3
+                Lease.objects.filter(key=adapter_services.training_key(adapter.pk)).exists()
+                and finished_count(job) >= 3
             ),
             timeout=240,
             interval=0.05,
@@ -379,22 +382,91 @@ def test_a_worker_killed_while_training_and_running_a_job_on_redis_loses_nothing
     assert Adapter.objects.get(pk=adapter.pk).status == Adapter.Status.TRAINING_IN_PROGRESS
 
     second = WorkerProcess(concurrency=2, log_path=tmp_path / "second.log")
+    started = time.monotonic()
     try:
-        # The periodic checks: beat's resume_stalled_jobs, and fail_stale_trainings two hours on.
-        resume_stalled_jobs.delay(0)
-        make_stale(adapter)
-        assert adapter_services.fail_stale_trainings()["requeued"] == [adapter.pk]
-        wait_as_beat_does(
+        # No periodic check: the worker that starts takes over the dead one's leases (console.leases).
+        wait_for(
+            lambda: (
+                AuditEntry.objects.filter(action="adapter.worker_lost").exists()
+                and AuditEntry.objects.filter(action="bulk.worker_lost").exists()
+            ),
+            timeout=60,
+            interval=0.2,
+            message="the training and the unit to be taken over",
+        )
+        resumed = time.monotonic() - started
+        wait_for(
             lambda: (
                 not BulkAnalysisJob.objects.filter(status__in=RUNNING_JOB).exists()
                 and not Adapter.objects.training().exists()
             ),
             timeout=400,
+            interval=0.5,
             message="the job and the training to finish",
         )
     finally:
         second.stop()
 
+    assert resumed < 30, f"taken over {resumed:.0f} s after a worker started again"
+    assert_every_image_once(job, inputs)
+    assert_trained_on_every_image_once(adapter)
+    assert_nothing_running()
+
+
+def test_a_killed_workers_work_is_taken_over_by_a_living_worker_on_redis(
+    owner, broker, tmp_path, monkeypatch
+):
+    """SIGKILL with both kinds of work in flight and no restart: the other worker's beat check
+    takes the work over within a lease and a check (shortened here)."""
+    lease_seconds, check_seconds = 6, 2
+    monkeypatch.setenv("WORK_LEASE_SECONDS", str(lease_seconds))  # WorkerProcess passes os.environ on
+    monkeypatch.setenv("WORK_LEASE_CHECK_SECONDS", str(check_seconds))
+    adapter = trainable_adapter(owner, "taken-over")
+    victim = WorkerProcess(concurrency=2, log_path=tmp_path / "victim.log")
+    living = None
+    try:
+        adapter_services.start_training(user=owner, adapter=adapter)
+        job, inputs = start_bulk_job(owner, 40, "taken-over")
+        key = adapter_services.training_key(adapter.pk)
+        wait_for(
+            lambda: (
+                Lease.objects.filter(key=key).exists()
+                and Lease.objects.filter(key__startswith="bulk:").exists()
+            ),
+            timeout=240,
+            interval=0.05,
+            message="the training and a unit to be under way",
+        )
+        living = WorkerProcess(concurrency=2, log_path=tmp_path / "living.log", beat=True)
+        wait_for(lambda: log_says(tmp_path / "living.log", "ready"), timeout=120, message="the second worker")
+        victim.kill()
+        killed = time.monotonic()
+        wait_for(
+            lambda: (
+                AuditEntry.objects.filter(action="adapter.worker_lost").exists()
+                and AuditEntry.objects.filter(action="bulk.worker_lost").exists()
+            ),
+            timeout=120,
+            interval=0.2,
+            message="the training and the unit to be taken over",
+        )
+        taken_over = time.monotonic() - killed
+        wait_for(
+            lambda: (
+                not BulkAnalysisJob.objects.filter(status__in=RUNNING_JOB).exists()
+                and not Adapter.objects.training().exists()
+            ),
+            timeout=400,
+            interval=0.5,
+            message="the job and the training to finish",
+        )
+    finally:
+        victim.stop()
+        if living:
+            living.stop()
+
+    # A lease, a check, and the beat's first tick on a busy machine.
+    assert taken_over < lease_seconds + 2 * check_seconds + 15, f"taken over after {taken_over:.0f} s"
     assert_every_image_once(job, inputs)
     assert_trained_on_every_image_once(adapter)
     assert_nothing_running()
