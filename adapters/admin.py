@@ -1,15 +1,18 @@
 from django.contrib import admin
 
 from adapters.models import Adapter, DatasetCount, Image, ImageLabel
+from console.lib.admin_lists import recent_values
 
 
 @admin.register(Adapter)
 class AdapterAdmin(admin.ModelAdmin):
     list_display = ["name", "project", "status", "base_model_version", "f1_score", "created_at"]
-    list_filter = ["status", "test_data", "base_model_version"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
+    list_filter = ["status", "test_data", recent_values("base_model_version", "base model version")]
     search_fields = ["name", "project__name", "arn", "description"]
     list_select_related = ["project"]
     exclude = ["test_results"]
+    raw_id_fields = ["project", "copied_from", "created_by"]  # no select listing every adapter
 
 
 class ImageLabelInline(admin.TabularInline):
@@ -20,9 +23,11 @@ class ImageLabelInline(admin.TabularInline):
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
     list_display = ["original_name", "adapter", "split", "label_state", "format", "width", "height", "source"]
-    list_filter = ["split", "label_state", "source", "format"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
+    list_filter = ["split", "label_state", "source", recent_values("format")]
     search_fields = ["original_name", "sha256", "adapter__name"]
-    list_select_related = ["adapter"]
+    list_select_related = ["adapter__project"]  # an adapter's name is its project's and its own
+    ordering = ["-pk"]
     raw_id_fields = ["adapter"]
     inlines = [ImageLabelInline]
 
@@ -30,9 +35,12 @@ class ImageAdmin(admin.ModelAdmin):
 @admin.register(ImageLabel)
 class ImageLabelAdmin(admin.ModelAdmin):
     list_display = ["image", "name"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["name"]
     search_fields = ["image__original_name"]
     raw_id_fields = ["image"]
+    list_select_related = ["image"]
+    ordering = ["-pk"]
 
 
 @admin.register(DatasetCount)
@@ -40,9 +48,10 @@ class DatasetCountAdmin(admin.ModelAdmin):
     """Read-only: the services keep these counters (DatasetCount.objects.recount rebuilds them)."""
 
     list_display = ["adapter", "split", "key", "count"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["split"]
     search_fields = ["adapter__name", "key"]
-    list_select_related = ["adapter"]
+    list_select_related = ["adapter__project"]
 
     def has_add_permission(self, request):
         return False

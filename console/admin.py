@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 
+from console.lib.admin_lists import recent_values
 from console.models import (
     AuditEntry,
     ImageEmbedding,
@@ -16,15 +18,20 @@ from console.models import (
 @admin.register(Profile)
 class ProfileAdmin(admin.ModelAdmin):
     list_display = ["user", "role", "blur_explicit"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["role", "blur_explicit"]
     search_fields = ["user__username", "user__email"]
+    list_select_related = ["user"]
 
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
     list_display = ["created_at", "user", "level", "message", "read_at"]
-    list_filter = ["level", "read_at"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
+    list_filter = [recent_values("level"), "read_at"]
     search_fields = ["message", "user__username"]
+    list_select_related = ["user"]
+    ordering = ["-pk"]
 
 
 @admin.register(AuditEntry)
@@ -32,9 +39,12 @@ class AuditEntryAdmin(admin.ModelAdmin):
     """Read-only: the audit trail is written by the console and never edited."""
 
     list_display = ["created_at", "user", "action", "object_type", "object_id", "project_name"]
-    list_filter = ["action", "object_type"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
+    # No date_hierarchy: its year links come from a scan of every entry's date.
+    list_filter = [recent_values("action"), recent_values("object_type", "object type"), "created_at"]
     search_fields = ["project_name", "object_id", "user__username", "action"]
-    date_hierarchy = "created_at"
+    list_select_related = ["user"]
+    ordering = ["-pk"]
 
     def has_add_permission(self, request):
         return False
@@ -49,14 +59,17 @@ class AuditEntryAdmin(admin.ModelAdmin):
 @admin.register(ImageEmbedding)
 class ImageEmbeddingAdmin(admin.ModelAdmin):
     list_display = ["sha256", "model_version", "created_at"]
-    list_filter = ["model_version"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
+    list_filter = [recent_values("model_version", "model version")]
     search_fields = ["sha256"]
+    ordering = ["-pk"]
     exclude = ["vector"]
 
 
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(admin.ModelAdmin):
     list_display = ["hostname", "seen_at"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
 
 
 @admin.register(ProviderIdentity)
@@ -64,16 +77,20 @@ class ProviderIdentityAdmin(admin.ModelAdmin):
     """Who signs in through the OpenID Connect provider; deleting one unlinks the account."""
 
     list_display = ["user", "issuer", "subject", "created_at", "last_sign_in_at"]
-    list_filter = ["issuer"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
+    list_filter = [recent_values("issuer")]
     search_fields = ["user__username", "subject"]
+    list_select_related = ["user"]
     readonly_fields = ["user", "issuer", "subject", "created_at", "last_sign_in_at"]
 
 
 @admin.register(LoginFailure)
 class LoginFailureAdmin(admin.ModelAdmin):
     list_display = ["at", "username", "ip"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     search_fields = ["username", "ip"]
-    date_hierarchy = "at"
+    list_filter = ["at"]
+    ordering = ["-pk"]
 
 
 class ProfileInline(admin.StackedInline):
@@ -90,7 +107,18 @@ class ConsoleUserAdmin(UserAdmin):
 
     inlines = [ProfileInline]
     list_display = [*UserAdmin.list_display, "console_role"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
+    list_select_related = ["profile"]
 
     @admin.display(description="Role")
     def console_role(self, user):
-        return Profile.for_user(user).get_role_display()
+        profile = getattr(user, "profile", None)  # selected with the row; a user without one is a viewer
+        return (profile or Profile(user=user)).get_role_display()
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class ConsoleGroupAdmin(GroupAdmin):
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)

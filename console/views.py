@@ -3,13 +3,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from console import access, oidc
+from console.lib.pagination import UncountedPaginator
 from console.models import AuditEntry, LoginFailure, Notification, WorkerHeartbeat
 
 NAVIGATION = [
@@ -30,9 +30,18 @@ def shell_context(request):
     beat = WorkerHeartbeat.objects.order_by("-seen_at").first()
     return {
         "navigation": NAVIGATION,
-        "unread_notifications": Notification.objects.filter(user=request.user, read_at=None).count(),
+        # Counted up to UNREAD_SHOWN ("99+" beyond): the same cost however many have piled up.
+        "unread_notifications": _unread(request.user),
         "worker_seen_at": beat.seen_at if beat else None,
     }
+
+
+UNREAD_SHOWN = 99
+
+
+def _unread(user) -> str | int:
+    unread = Notification.objects.filter(user=user, read_at=None)[: UNREAD_SHOWN + 1].count()
+    return f"{UNREAD_SHOWN}+" if unread > UNREAD_SHOWN else unread
 
 
 def notifications(request):
@@ -108,5 +117,6 @@ def audit_log(request):
         projects = AuditEntry._meta.get_field("project").related_model._default_manager.all()
         project = access.get_or_404(request.user, projects, request.GET["project"])
         entries = entries.filter(project_name=project.name)
-    page = Paginator(entries, 100).get_page(request.GET.get("page"))
+    # No COUNT over the whole trail: Previous and Next, from one row past the page.
+    page = UncountedPaginator(entries, 100).get_page(request.GET.get("page"))
     return render(request, "console/audit.html", {"page": page, "project": project})

@@ -10,6 +10,7 @@ from hashbanks.models import Bank, BankHash, ImageHash
 @admin.register(Bank)
 class BankAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "label", "match_distance", "enabled", "changed_at"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["kind", "enabled", "label"]
     search_fields = ["name", "description", "label"]
     fields = list(services.BANK_FIELDS)
@@ -43,12 +44,16 @@ class ReadOnly(admin.ModelAdmin):
 @admin.register(BankHash)
 class BankHashAdmin(ReadOnly):
     list_display = ["hash", "bank", "quality", "variant", "source", "added_by", "added_at"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["bank"]
     search_fields = ["hash", "note", "source", "source_sha256"]
     list_select_related = ["bank", "added_by"]
+    ordering = ["-pk"]
 
 
 @admin.register(ImageHash)
 class ImageHashAdmin(ReadOnly):
     list_display = ["sha256", "hash", "quality", "created_at"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     search_fields = ["sha256", "hash"]
+    ordering = ["-pk"]

@@ -6,12 +6,18 @@ from verification.models import ImageReview, Verification
 @admin.register(Verification)
 class VerificationAdmin(admin.ModelAdmin):
     list_display = ["prediction", "label", "verdict", "threshold", "user", "updated_at"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["verdict", "label"]
     search_fields = ["prediction__source_ref", "prediction__job__name", "user__username"]
     raw_id_fields = ["prediction", "job"]
+    list_select_related = ["prediction__job", "user"]
+    ordering = ["-pk"]
 
 
 @admin.register(ImageReview)
 class ImageReviewAdmin(admin.ModelAdmin):
     list_display = ["prediction", "user", "reviewed_at"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     raw_id_fields = ["prediction", "job"]
+    list_select_related = ["prediction__job", "user"]
+    ordering = ["-pk"]

@@ -6,14 +6,19 @@ from webhooks.models import Delivery, Webhook
 @admin.register(Webhook)
 class WebhookAdmin(admin.ModelAdmin):
     list_display = ["url", "active", "created_by", "created_at"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["active"]
     search_fields = ["url"]
+    list_select_related = ["created_by"]
     exclude = ["encrypted_secret"]
 
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
     list_display = ["created_at", "webhook", "event", "status", "attempts", "response_code"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["status", "event"]
     search_fields = ["webhook__url", "uuid"]
+    list_select_related = ["webhook"]
+    ordering = ["-pk"]
     readonly_fields = [f.name for f in Delivery._meta.fields]

@@ -125,6 +125,12 @@ def echo(resource_id: str) -> dict:
     return row.request if row else {}
 
 
+def echoes(resource_ids: list[str]) -> dict[str, dict]:
+    """echo() of a page of resources in one query: {resource id: its newest request's fields}."""
+    rows = ApiRequest.objects.filter(resource_id__in=resource_ids).order_by("id")
+    return {resource: request for resource, request in rows.values_list("resource_id", "request")}
+
+
 def digest(params: dict) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
 

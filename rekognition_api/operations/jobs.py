@@ -18,6 +18,7 @@ from rekognition_api.operations.common import (
     adapter_to_apply,
     digest,
     echo,
+    echoes,
     own_output_bucket,
     page,
     read_object,
@@ -131,8 +132,8 @@ def _failure_code(code: str) -> str:
     return next((value for hint, value in _FAILURE_HINTS if hint.lower() in code.lower()), "INTERNAL_ERROR")
 
 
-def _description(job: BulkAnalysisJob) -> dict:
-    request = echo(str(job.job_id))
+def _description(job: BulkAnalysisJob, request: dict | None = None) -> dict:
+    request = echo(str(job.job_id)) if request is None else request
     config: dict = {"MinConfidence": job.min_confidence}
     requested = request.get("OperationsConfig", {}).get("DetectModerationLabels", {})
     if job.adapter_arn or requested.get("ProjectVersion"):
@@ -175,9 +176,12 @@ def get_media_analysis_job(user, params: dict) -> dict:
 
 def list_media_analysis_jobs(user, params: dict) -> dict:
     require_role(user, VIEWER)
-    jobs = BulkAnalysisJob.objects.order_by("-created_at", "-id")
+    jobs = BulkAnalysisJob.objects.defer("histograms").order_by("-created_at", "-id")
     rows, token = page(jobs, params, operation="ListMediaAnalysisJobs", filters=[])
-    response: dict = {"MediaAnalysisJobs": [_description(job) for job in rows]}
+    requests = echoes([str(job.job_id) for job in rows])  # one query for the page, not one a job
+    response: dict = {
+        "MediaAnalysisJobs": [_description(job, requests.get(str(job.job_id), {})) for job in rows]
+    }
     if token:
         response["NextToken"] = token
     return response

@@ -18,6 +18,7 @@ from rekognition_api.operations.common import (
     adapter_by_arn,
     digest,
     echo,
+    echoes,
     own_output_bucket,
     page,
     project_by_arn,
@@ -135,8 +136,8 @@ def create_project_version(user, params: dict) -> dict:
     return {"ProjectVersionArn": adapter.arn}
 
 
-def _description(adapter: Adapter) -> dict:
-    request = echo(adapter.arn)
+def _description(adapter: Adapter, request: dict | None = None) -> dict:
+    request = echo(adapter.arn) if request is None else request
     locations = adapter.locations or {}
     bucket = storage.bucket()
     out: dict = {
@@ -205,7 +206,8 @@ def describe_project_versions(user, params: dict) -> dict:
     rows, token = page(
         versions, params, operation="DescribeProjectVersions", filters=[project.pk, sorted(names or [])]
     )
-    response: dict = {"ProjectVersionDescriptions": [_description(a) for a in rows]}
+    requests = echoes([a.arn for a in rows])  # one query for the page, not one a version
+    response: dict = {"ProjectVersionDescriptions": [_description(a, requests.get(a.arn, {})) for a in rows]}
     if token:
         response["NextToken"] = token
     return response

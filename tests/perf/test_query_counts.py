@@ -1,0 +1,62 @@
+"""Every page's query count is the same with 3x the data: an N+1 (a query per row) fails here.
+
+The pages are bench/pages.py's: the URL configuration walked as tests/hardening/test_roles.py
+walks it, parameters filled from bench.data.page_world. Each world is built in a savepoint and
+rolled back, so the two sizes run in one test on the same empty database.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from bench import data, pages
+from console.models import Profile
+
+SMALL, LARGE = 30, 90  # images; projects and jobs grow with them (n / 10)
+
+
+def query_counts(client, user, n: int) -> tuple[dict[str, int], dict[str, str]]:
+    counts: dict[str, int] = {}
+    with transaction.atomic():
+        world = data.page_world(user, n, projects=n // 10, jobs=n // 10)
+        requests, notes = pages.requests_for(world)
+        for request in requests:
+            with CaptureQueriesContext(connection) as queries:
+                status = client.get(request.url).status_code
+            if status == 200:
+                counts[request.label] = len(queries)
+            else:
+                notes[request.label] = str(status)
+        for operation, params in pages.api_params(world).items():
+            with CaptureQueriesContext(connection) as queries:
+                pages.call_api(user, operation, params)
+            counts[f"API {operation}"] = len(queries)
+        transaction.set_rollback(True)
+    return counts, notes
+
+
+@pytest.mark.django_db
+def test_no_page_makes_more_queries_with_more_data(client, django_user_model, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    user = django_user_model.objects.create_superuser(username="walker", password="x")
+    Profile.objects.update_or_create(user=user, defaults={"role": Profile.Role.ADMIN})
+    client.force_login(user)
+
+    small, small_notes = query_counts(client, user, SMALL)
+    large, large_notes = query_counts(client, user, LARGE)
+
+    assert not [n for n, why in small_notes.items() if why.startswith("NOT FILLED")], small_notes
+    assert len(small) > 100, f"only {len(small)} pages answered 200: {small_notes}"
+    assert set(small) == set(large), set(small) ^ set(large)
+    # Fewer is fine: the first world's first requests also save the session and the profile.
+    grown = {label: (small[label], large[label]) for label in small if large[label] > small[label]}
+    assert not grown, f"queries (at {SMALL} vs {LARGE} images) that grow with the data: {grown}"
+
+
+def test_every_admin_changelist_skips_the_full_count():
+    from django.contrib import admin
+
+    counting = [type(a).__name__ for a in admin.site._registry.values() if a.show_full_result_count]
+    assert not counting, f"ModelAdmins that count the whole table on every changelist: {counting}"
