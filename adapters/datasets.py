@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet
@@ -494,6 +495,68 @@ def set_labels(
                 images=[pk for pk, a in rows if a == adapter.pk],
             )
     return len(ids)
+
+
+# ---------------------------------------------------------------- undo of a labeling action
+
+
+def _undo_name(adapter: Adapter, token: str) -> str:
+    return f"undo/labels/{adapter.pk}/{token}.json"
+
+
+def save_undo(*, adapter: Adapter, images: QuerySet[Image]) -> str:
+    """Before a labeling action: keep each image's labels and state, returns the token that undoes it.
+
+    Kept as a file in storage (thousands of images are too many for the session)."""
+    import json
+    import secrets
+
+    snapshot = []
+    for image in (
+        images.order_by().only("pk", "label_state").prefetch_related("labels").iterator(chunk_size=CHUNK)
+    ):
+        snapshot.append([image.pk, image.label_state, sorted(label.name for label in image.labels.all())])
+    token = secrets.token_hex(12)
+    default_storage.save(_undo_name(adapter, token), ContentFile(json.dumps(snapshot).encode()))
+    return token
+
+
+def undo_labels(*, user: User | None, adapter: Adapter, token: str) -> int:
+    """Put back the labels and states `save_undo` kept; each token undoes once. Returns the count."""
+    import json
+
+    _require_editable(adapter)
+    if not token.isalnum() or not default_storage.exists(_undo_name(adapter, token)):
+        raise ValidationError("Undo: this action was undone already or is too old to undo", code="not_found")
+    with default_storage.open(_undo_name(adapter, token), "rb") as fh:
+        snapshot = json.loads(fh.read())
+    # Only the adapter's own training images: the file names ids, the adapter is checked.
+    known = set(
+        Image.objects.filter(adapter=adapter, pk__in=[row[0] for row in snapshot]).values_list(
+            "pk", flat=True
+        )
+    )
+    rows = [row for row in snapshot if row[0] in known]
+    with transaction.atomic():
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
+            ids = [row[0] for row in chunk]
+            delta: Counter = Counter()
+            delta.subtract(DatasetCount.objects.tally_rows(image_ids=ids))
+            ImageLabel.objects.filter(image_id__in=ids).delete()
+            ImageLabel.objects.bulk_create(
+                [ImageLabel(image_id=pk, name=name) for pk, _, names in chunk for name in names],
+                batch_size=CHUNK,
+            )
+            for state in {row[1] for row in chunk}:
+                Image.objects.filter(pk__in=[pk for pk, st, _ in chunk if st == state]).update(
+                    label_state=state
+                )
+            delta.update(DatasetCount.objects.tally_rows(image_ids=ids))
+            DatasetCount.objects.add(delta)
+        record(user, "image.label_undo", adapter, project=adapter.project, images=[row[0] for row in rows])
+        default_storage.delete(_undo_name(adapter, token))
+    return len(rows)
 
 
 # ---------------------------------------------------------------- training readiness and export

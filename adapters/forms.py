@@ -135,8 +135,10 @@ class LabelForm(forms.Form):
     image = forms.TypedMultipleChoiceField(coerce=int, required=False, choices=())
     all_matching = forms.BooleanField(required=False)
     action = forms.ChoiceField(
-        choices=[("add", "add"), ("remove", "remove"), ("safe", "safe"), ("set", "set")]
+        choices=[("add", "add"), ("remove", "remove"), ("safe", "safe"), ("set", "set"), ("undo", "undo")]
     )
+    undo = forms.CharField(required=False, max_length=64)  # the token of the action to undo
+    confirmed = forms.BooleanField(required=False)  # an action on more than one page was confirmed
     label = forms.MultipleChoiceField(choices=[(n, n) for n in taxonomy.TOP_LEVEL], required=False)
     q = forms.CharField(required=False)  # the grid's query string, to come back to
 
@@ -147,6 +149,10 @@ class LabelForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if data.get("action") == "undo":
+            if not data.get("undo"):
+                raise forms.ValidationError("Undo: no action to undo")
+            return data
         if not data.get("image") and not data.get("all_matching"):
             raise forms.ValidationError("Images: select at least one image")
         if data.get("action") in ("add", "remove") and not data.get("label"):

@@ -86,7 +86,8 @@ def labeling_workspace(*, user, adapter: Adapter, params) -> dict:
     counts["labeled"] = counts[""] - counts[Image.LabelState.UNLABELED]
     per_label = {name: dataset.get((train, f"label:{name}"), 0) for name in taxonomy.TOP_LEVEL}
     order = {name: i for i, name in enumerate(taxonomy.TOP_LEVEL)}
-    most_used = sorted(taxonomy.TOP_LEVEL, key=lambda n: (-per_label.get(n, 0), order[n]))[:9]
+    # The number keys follow the taxonomy's order and never move (1 = its first label).
+    most_used = list(taxonomy.TOP_LEVEL[:9])
     try:
         per_page = int(params.get("per_page", PAGE_SIZES[1]))
     except ValueError:
@@ -274,3 +275,12 @@ def adapter_page(*, adapter: Adapter, params) -> dict:
         }
         ctx.update(cli_snippet=snippets.cli_snippet(**args), python_snippet=snippets.python_snippet(**args))
     return ctx
+
+
+def labeling_page_size(params) -> int:
+    """The Assign labels grid's images per page for these parameters (as labeling_workspace reads it)."""
+    try:
+        per_page = int(params.get("per_page", PAGE_SIZES[1]))
+    except (TypeError, ValueError):
+        per_page = PAGE_SIZES[1]
+    return per_page if per_page in PAGE_SIZES else PAGE_SIZES[1]

@@ -248,6 +248,21 @@ def label_images(request, pk, adapter_pk):
         else:
             images = Image.objects.filter(adapter=adapter, split=Image.Split.TRAIN, pk__in=data["image"])
         labels = data["label"]
+        per_page = queries.labeling_page_size(QueryDict(q))
+        count = images.count() if data["action"] != "undo" else 0
+        if data["action"] == "undo":
+            try:
+                n = datasets.undo_labels(user=request.user, adapter=adapter, token=data["undo"])
+            except ValidationError as exc:
+                error = " ".join(exc.messages)
+            else:
+                notice = f"Undone: {n} image{'s' if n != 1 else ''} restored."
+            return _labeling_answer(request, adapter, pk, q, notice, error)
+        if count > per_page and not data["confirmed"]:
+            # More than a page of images: ask first, saying how many change.
+            confirm = {"count": count, "action": data["action"], "labels": labels}
+            return _labeling_answer(request, adapter, pk, q, "", "", confirm=confirm)
+        undo = datasets.save_undo(adapter=adapter, images=images) if count else ""
         kwargs = {
             "add": {"add": labels},
             "remove": {"remove": labels},
@@ -259,14 +274,27 @@ def label_images(request, pk, adapter_pk):
             n = datasets.set_labels(user=request.user, images=images, **kwargs)
         except ValidationError as exc:
             error = " ".join(exc.messages)
+            undo = ""
         else:
             notice = f"{n} image{'s' if n != 1 else ''} {ACTIONS_DONE[data['action']]}."
-    else:
-        error = " ".join(uploads.form_messages(form))
+        return _labeling_answer(request, adapter, pk, q, notice, error, undo=undo)
+    error = " ".join(uploads.form_messages(form))
+    return _labeling_answer(request, adapter, pk, q, notice, error)
+
+
+def _labeling_answer(request, adapter, pk, q, notice, error, *, undo="", confirm=None):
+    """The refreshed workspace (htmx), or a redirect to the page (a plain form post)."""
     if request.htmx:
         context = queries.labeling_workspace(user=request.user, adapter=adapter, params=QueryDict(q))
-        context.update(notice=notice, error=error)
+        context.update(notice=notice, error=error, undo=undo, confirm=confirm)
         return render(request, "projects/_workspace.html", context, status=400 if error else 200)
+    if confirm:
+        messages.warning(
+            request,
+            f"This changes {confirm['count']} images, more than one page: choose again and confirm.",
+        )
+        base = reverse("projects-labels", args=[pk, adapter.pk])
+        return redirect(f"{base}?{q}" if q else base)
     if error:
         messages.error(request, error)
     else:
