@@ -7,6 +7,7 @@ from console.lib.admin_lists import recent_values
 from console.models import (
     AuditEntry,
     ImageEmbedding,
+    Lease,
     LoginFailure,
     Notification,
     Profile,
@@ -70,6 +71,20 @@ class ImageEmbeddingAdmin(admin.ModelAdmin):
 class WorkerHeartbeatAdmin(admin.ModelAdmin):
     list_display = ["hostname", "seen_at"]
     show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
+
+
+@admin.register(Lease)
+class LeaseAdmin(admin.ModelAdmin):
+    """Work a worker holds now (console.leases); read-only: the workers write them."""
+
+    list_display = ["key", "worker", "taken_at", "expires_at"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(ProviderIdentity)
