@@ -127,3 +127,21 @@ def test_bulk_details_show_per_label_performance(verified_job, page, live_server
     page.wait_for_selector("#performance #per-label tr[data-label='Alcohol']")
     row = "#per-label tr[data-label='Alcohol'] td[data-stat='{}']"
     assert page.inner_text(row.format("tp")) == "1" and page.inner_text(row.format("fp")) == "1"
+
+
+@pytest.fixture
+def quick_job(owner):
+    return finished_job(owner, [{"Alcohol": 80.0 + i} for i in range(8)])
+
+
+def test_the_performance_panel_ends_on_the_last_verdict(quick_job, page, live_server):
+    """Verdicts in quick succession: the panel's last refresh is the last verdict's (htmx's
+    default drops a refresh asked for while one is in flight)."""
+    page.goto(f"{live_server.url}/verify/{quick_job.pk}/")
+    page.wait_for_selector("#card-1.focused")
+    for line in range(1, 9):
+        page.keyboard.press("c")
+        page.wait_for_selector(f"#card-{line} [data-action=correct][aria-pressed=true]")
+        page.keyboard.press("j")
+    page.wait_for_selector("#performance:has-text('8 of 8 images verified')")
+    assert page.inner_text("#per-label tr[data-label='Alcohol'] td[data-stat='tp']") == "8"
