@@ -227,13 +227,14 @@ def test_a_refused_restart_leaves_no_manifest_behind(owner, owner_client):
     job = services.create_job(user=owner, name="twice")
     services.add_files(job=job, files=images(1))
     owner_client.post(reverse("bulk-start", args=[job.pk]))
+    started = set(default_storage.listdir(job.folder)[1])  # storage outlives a test: compare, not count
     for _ in range(3):
         again = owner_client.post(reverse("bulk-start", args=[job.pk]), follow=True).content.decode()
         assert "has already been started" in again
 
     job.refresh_from_db()
-    _, files = default_storage.listdir(job.folder)
-    assert [f for f in files if f.endswith(".manifest")] == [job.input_manifest.rsplit("/", 1)[1]]
+    assert set(default_storage.listdir(job.folder)[1]) == started
+    assert job.input_manifest.rsplit("/", 1)[1] in started
 
 
 @pytest.mark.parametrize("who", ["viewer", "annotator"])
