@@ -13,7 +13,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def rek(live_server, owner):
     key, secret = create_api_key(user=owner, name="banks")
-    return make_client(live_server.url, key.access_key_id, secret)
+    # The first detection builds the local engine's models in this test's data folder: minutes on
+    # a busy machine, past botocore's 60 s default.
+    return make_client(live_server.url, key.access_key_id, secret, read_timeout=600)
 
 
 def labels(answer) -> dict[str, float]:
