@@ -145,3 +145,20 @@ def test_the_performance_panel_ends_on_the_last_verdict(quick_job, page, live_se
         page.keyboard.press("j")
     page.wait_for_selector("#performance:has-text('8 of 8 images verified')")
     assert page.inner_text("#per-label tr[data-label='Alcohol'] td[data-stat='tp']") == "8"
+
+
+def test_the_train_form_is_styled_as_the_create_project_wizard(chips_job, page, live_server):
+    style = "el => { const s = getComputedStyle(el); return [s.backgroundColor, s.borderRadius, s.borderTopStyle]; }"
+    radio = "el => getComputedStyle(el).fontWeight"
+    page.goto(f"{live_server.url}/projects/new/")
+    wizard = page.locator("fieldset.panel").first.evaluate(style)
+    wizard_radio = page.locator("label.choice").first.evaluate(radio)
+    page.goto(f"{live_server.url}/verify/{chips_job.pk}/train/")
+    fieldsets = page.locator("#train-from-verification fieldset")
+    assert fieldsets.count() == 5
+    for i in range(5):
+        assert fieldsets.nth(i).evaluate(style) == wizard
+    assert (
+        page.locator("#train-from-verification label:has(input[name=project_choice])").first.evaluate(radio)
+        == wizard_radio
+    )
