@@ -105,7 +105,16 @@
     return n === -1 ? all.length : n;
   }
 
+  // Single-key shortcuts can be turned off (WCAG 2.1.4), remembered in this browser.
+  const shortcutsOn = () => localStorage.getItem("console.shortcuts") !== "off";
+  const toggle = document.getElementById("shortcuts-toggle");
+  if (toggle) {
+    toggle.checked = shortcutsOn();
+    toggle.addEventListener("change", () => localStorage.setItem("console.shortcuts", toggle.checked ? "on" : "off"));
+  }
+
   document.addEventListener("keydown", (e) => {
+    if (!shortcutsOn()) return;
     const t = e.target;
     if (t.matches("input[type=text], input[type=file], textarea, select")) return;
     const openPicker = ws.querySelector("details.picker[open]");

@@ -95,8 +95,16 @@
     }
   }
 
+  // Single-key shortcuts can be turned off (WCAG 2.1.4), remembered in this browser.
+  var toggle = document.getElementById("shortcuts-toggle");
+  function shortcutsOn() { return localStorage.getItem("console.shortcuts") !== "off"; }
+  if (toggle) {
+    toggle.checked = shortcutsOn();
+    toggle.addEventListener("change", function () { localStorage.setItem("console.shortcuts", toggle.checked ? "on" : "off"); });
+  }
+
   document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.ctrlKey || event.metaKey || event.altKey || !shortcutsOn()) return;
     var tag = (event.target.tagName || "").toLowerCase();
     if (tag === "select" && event.key === "Enter" && event.target.closest("form.assign")) {
       event.preventDefault();

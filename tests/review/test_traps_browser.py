@@ -162,3 +162,21 @@ def test_the_train_form_is_styled_as_the_create_project_wizard(chips_job, page, 
         page.locator("#train-from-verification label:has(input[name=project_choice])").first.evaluate(radio)
         == wizard_radio
     )
+
+
+def test_keyboard_shortcuts_can_be_turned_off(verify_job, page, live_server):
+    page.goto(f"{live_server.url}/verify/{verify_job.pk}/")
+    page.wait_for_selector("#card-1.focused")
+    page.uncheck("#shortcuts-toggle")
+    page.locator("#card-1 .chip").first.click()
+    page.keyboard.press("c")
+    page.keyboard.press("j")
+    assert "focused" in page.get_attribute("#card-1", "class")  # j did not move
+    page.reload()
+    page.wait_for_selector("#card-1.focused")
+    assert not page.is_checked("#shortcuts-toggle")  # remembered
+    assert page.locator("#card-1 [aria-pressed=true]").count() == 0  # c did nothing
+    page.check("#shortcuts-toggle")
+    page.locator("#card-1 .chip").first.click()
+    page.keyboard.press("c")
+    page.wait_for_selector("#card-1 [data-action=correct][aria-pressed=true]")
