@@ -8,7 +8,11 @@
   function cards() { return Array.prototype.slice.call(document.querySelectorAll(".verify-card")); }
 
   function focusCard(card) {
-    cards().forEach(function (c) { c.classList.remove("focused"); });
+    cards().forEach(function (c) {
+      c.classList.remove("focused");
+      // leaving a card blurs again what was revealed on it
+      if (c !== card) c.querySelectorAll("img[data-reveal]").forEach(function (img) { img.classList.add("blurred"); });
+    });
     if (!card) return;
     card.classList.add("focused");
     card.focus({ preventScroll: true });
@@ -58,7 +62,13 @@
   // A click anywhere on a card makes it the keyboard's target.
   document.addEventListener("click", function (event) {
     var card = event.target.closest(".verify-card");
-    if (card && card.id !== focusedId) { focusedId = card.id; cards().forEach(function (c) { c.classList.toggle("focused", c === card); }); }
+    if (card && card.id !== focusedId) {
+      focusedId = card.id;
+      cards().forEach(function (c) {
+        c.classList.toggle("focused", c === card);
+        if (c !== card) c.querySelectorAll("img[data-reveal]").forEach(function (img) { img.classList.add("blurred"); });
+      });
+    }
   });
 
   // The threshold slider: shows its value while sliding, applies on release.

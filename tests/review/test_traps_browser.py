@@ -180,3 +180,26 @@ def test_keyboard_shortcuts_can_be_turned_off(verify_job, page, live_server):
     page.locator("#card-1 .chip").first.click()
     page.keyboard.press("c")
     page.wait_for_selector("#card-1 [data-action=correct][aria-pressed=true]")
+
+
+@pytest.fixture
+def explicit_job(owner):
+    return finished_job(owner, [{"Explicit": 90.0}, {"Alcohol": 70.0}, {"Explicit": 80.0}])
+
+
+def test_reveal_by_key_and_rehide_on_leaving(explicit_job, page, live_server):
+    page.goto(f"{live_server.url}/bulk-analysis/{explicit_job.pk}/")
+    img = page.locator(".card[data-line='1'] img")
+    assert "blurred" in img.get_attribute("class")
+    page.focus(".card[data-line='1'] a")
+    page.keyboard.press("Enter")  # reveals, does not open the image
+    assert "blurred" not in img.get_attribute("class") and len(page.context.pages) == 1
+    page.focus(".card[data-line='2'] a")  # leaving the card hides it again
+    assert "blurred" in img.get_attribute("class")
+
+    page.goto(f"{live_server.url}/verify/{explicit_job.pk}/")
+    page.wait_for_selector("#card-1.focused")
+    page.keyboard.press("r")
+    assert "blurred" not in page.get_attribute("#card-1 img", "class")
+    page.keyboard.press("j")
+    assert "blurred" in page.get_attribute("#card-1 img", "class")
