@@ -48,3 +48,16 @@ class ImageReview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prediction} reviewed by {self.user}"
+
+
+class ReviewClaim(models.Model):
+    """A reviewer's hold on one image of a job's review queue: nobody else is handed it until the
+    claim is older than verification.services.CLAIM_SECONDS (renewed by each verdict)."""
+
+    prediction = models.OneToOneField(Prediction, on_delete=models.CASCADE, related_name="claim")
+    job = models.ForeignKey(BulkAnalysisJob, on_delete=models.CASCADE, related_name="claims")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    claimed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.prediction} claimed by {self.user}"

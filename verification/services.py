@@ -503,3 +503,88 @@ def undo_group(*, user: User, job: BulkAnalysisJob, token: str) -> int:
                 unreview=not change.was_reviewed,
             )
     return undone
+
+
+# ---------------------------------------------------------------- the review queue
+
+CLAIM_SECONDS = 300  # a claim nobody acted on for this long is handed to the next reviewer
+QUEUE_ORDERS = {"": "Input order", "least-sure": "Most uncertain first", "flagged": "Flagged first"}
+
+
+def claim_next(*, user: User, job: BulkAnalysisJob, order: str = "", threshold: float) -> Prediction | None:
+    """Hand `user` the next image of the job nobody has reviewed or holds, and hold it for them
+    (their previous claim in the job is released). None when nothing is left.
+
+    Two reviewers asking at once get different images: the claim is one row per image (unique),
+    and an expired claim is taken over by a conditional update, so only one of them wins it."""
+    from datetime import timedelta
+
+    from django.db.models import Case, Exists, F, IntegerField, OuterRef, Value, When
+    from django.db.models.functions import Abs
+    from django.utils import timezone
+
+    from verification.models import ReviewClaim
+
+    if order not in QUEUE_ORDERS:
+        raise ValidationError(
+            f"Order: {order!r} is not one of {', '.join(o or 'input' for o in QUEUE_ORDERS)}."
+        )
+    now = timezone.now()
+    expiry = now - timedelta(seconds=CLAIM_SECONDS)
+    ReviewClaim.objects.filter(job=job, user=user).delete()
+    candidates = (
+        job.predictions.filter(state=Prediction.State.DONE)
+        .exclude(Exists(ImageReview.objects.filter(prediction=OuterRef("pk"))))
+        .exclude(Exists(ReviewClaim.objects.filter(prediction=OuterRef("pk"), claimed_at__gte=expiry)))
+    )
+    if order == "least-sure":
+        candidates = candidates.order_by(Abs(F("max_confidence") - Value(threshold)), "line")
+    elif order == "flagged":
+        flagged = Case(
+            When(max_confidence__gte=threshold, max_confidence__gt=0, then=0),
+            default=1,
+            output_field=IntegerField(),
+        )
+        candidates = candidates.order_by(flagged, "line")
+    else:
+        candidates = candidates.order_by("line")
+    for prediction in candidates[:50]:
+        if ReviewClaim.objects.filter(prediction=prediction, claimed_at__lt=expiry).update(
+            user=user, claimed_at=now
+        ):
+            return prediction
+        try:
+            with transaction.atomic():
+                ReviewClaim.objects.create(prediction=prediction, job=job, user=user, claimed_at=now)
+        except IntegrityError:
+            continue  # another reviewer took it a moment ago
+        return prediction
+    return None
+
+
+def renew_claim(*, user: User, prediction: Prediction) -> None:
+    """A verdict keeps the reviewer's claim on the image alive."""
+    from django.utils import timezone
+
+    from verification.models import ReviewClaim
+
+    ReviewClaim.objects.filter(prediction=prediction, user=user).update(claimed_at=timezone.now())
+
+
+def queue_progress(*, job: BulkAnalysisJob) -> dict[str, Any]:
+    """Who reviewed how many of the job's images, and how many remain."""
+    from django.db.models import Count
+
+    per_user = list(
+        ImageReview.objects.filter(job=job)
+        .values("user__username")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "user__username")
+    )
+    reviewed = sum(row["n"] for row in per_user)
+    total = job.predictions.filter(state=Prediction.State.DONE).count()
+    return {
+        "per_user": [(row["user__username"] or "(deleted user)", row["n"]) for row in per_user],
+        "remaining": total - reviewed,
+        "total": total,
+    }

@@ -8,6 +8,7 @@ urlpatterns = [
     path("<int:pk>/images/<int:line>/review/", views.mark_reviewed, name="verify-review"),
     path("<int:pk>/images/<int:line>/undo/", views.undo, name="verify-undo"),
     path("<int:pk>/train/", views.train, name="verify-train"),
+    path("<int:pk>/queue/", views.review_queue, name="verify-queue"),
     path("<int:pk>/images/<int:line>/group/", views.apply_to_group, name="verify-group"),
     path("<int:pk>/images/<int:line>/group/undo/", views.undo_group, name="verify-group-undo"),
 ]

@@ -111,6 +111,7 @@ def set_verdict(request, pk, line):
         )
     except ValidationError as exc:
         return _answer(request, prediction, threshold, " ".join(exc.messages))
+    services.renew_claim(user=request.user, prediction=prediction)
     return _answer(request, prediction, threshold)
 
 
@@ -215,3 +216,37 @@ def undo_group(request, pk, line):
     return redirect(
         reverse("verify-job", args=[prediction.job_id]) + f"?group={prediction.duplicate_group or ''}"
     )
+
+
+def review_queue(request, pk):
+    """Start reviewing: GET hands the reviewer the next image nobody holds; POST (Submit and next)
+    marks the held image reviewed and moves on."""
+    job = _job(request, pk, access.ANNOTATOR)
+    threshold = job.clamp_threshold(request.GET.get("threshold") or request.POST.get("threshold"))
+    order = request.GET.get("order", request.POST.get("order", ""))
+    if request.method == "POST":
+        prediction = _prediction(request, pk, request.POST.get("line", "0"))
+        try:
+            services.mark_reviewed(user=request.user, prediction=prediction)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return redirect(f"{reverse('verify-queue', args=[pk])}?order={order}&threshold={threshold}")
+    try:
+        prediction = services.claim_next(user=request.user, job=job, order=order, threshold=threshold)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("verify-job", pk)
+    context = {
+        "job": job,
+        "threshold": threshold,
+        "order": order,
+        "orders": services.QUEUE_ORDERS,
+        "progress": services.queue_progress(job=job),
+        "claim_minutes": services.CLAIM_SECONDS // 60,
+        "can_verify": True,
+    }
+    if prediction is not None:
+        context |= queries.card_context(
+            prediction, threshold, blur=Profile.for_user(request.user).blur_explicit
+        )
+    return render(request, "verification/queue.html", context)

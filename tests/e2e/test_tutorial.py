@@ -182,8 +182,10 @@ def test_it_walks_the_whole_tutorial(walk, django_user_model, worker):
 
     # Deleting the project is refused while it has adapters.
     page.goto(f"/projects/{project.pk}/")
-    page.get_by_role("button", name="Delete project").click()
-    assert "delete" in page.locator(".flash-error").inner_text().lower()
+    page.get_by_role("link", name="Delete project").click()  # its confirmation page says why not
+    page.wait_for_selector("#delete-project .error")
+    assert "delete" in page.locator("#delete-project .error").inner_text().lower()
+    assert page.locator("#delete-project button.danger").is_disabled()
     assert Project.objects.filter(pk=project.pk).exists()
     walk.shot("project-delete-refused")
 
@@ -283,6 +285,8 @@ def test_it_walks_the_whole_tutorial(walk, django_user_model, worker):
         page.wait_for_url(re.compile(rf"/projects/{project.pk}/$"))
     assert not Adapter.objects.filter(project=project).exists()
     assert "This project has no adapters." in page.content()
+    page.get_by_role("link", name="Delete project").click()
+    page.wait_for_selector("#delete-project")
     page.get_by_role("button", name="Delete project").click()
     page.wait_for_url(re.compile(r"/$"))
     assert not Project.objects.filter(pk=project.pk).exists()

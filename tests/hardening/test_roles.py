@@ -340,6 +340,16 @@ CASES = [
         data=lambda w: {"label": "Alcohol", "expected": "correct", "restore": ""},
     ),
     Case("verify-train", "get", MANAGER, (200,), args=lambda w, user: [w.job.pk]),
+    Case("verify-queue", "get", ANNOTATOR, (200,), args=lambda w, user: [w.job.pk]),
+    Case(
+        "verify-queue",
+        "post",
+        ANNOTATOR,
+        (302,),
+        args=lambda w, user: [w.job.pk],
+        data=lambda w: {"line": "1"},
+    ),
+    Case("projects-delete", "get", MANAGER, (200,), args=lambda w, user: [w.empty_project.pk]),
     # No verdict on line 1 to give its (absent) near-duplicates: back to the page with the reason.
     Case(
         "verify-group",
