@@ -6,6 +6,8 @@ import is all-or-nothing about stored files: what a refused import stored is del
 
 from __future__ import annotations
 
+import json
+import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -508,9 +510,6 @@ def save_undo(*, adapter: Adapter, images: QuerySet[Image]) -> str:
     """Before a labeling action: keep each image's labels and state, returns the token that undoes it.
 
     Kept as a file in storage (thousands of images are too many for the session)."""
-    import json
-    import secrets
-
     snapshot = []
     for image in (
         images.order_by().only("pk", "label_state").prefetch_related("labels").iterator(chunk_size=CHUNK)
@@ -523,8 +522,6 @@ def save_undo(*, adapter: Adapter, images: QuerySet[Image]) -> str:
 
 def undo_labels(*, user: User | None, adapter: Adapter, token: str) -> int:
     """Put back the labels and states `save_undo` kept; each token undoes once. Returns the count."""
-    import json
-
     _require_editable(adapter)
     if not token.isalnum() or not default_storage.exists(_undo_name(adapter, token)):
         raise ValidationError("Undo: this action was undone already or is too old to undo", code="not_found")

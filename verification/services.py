@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Value, When
+from django.db.models.functions import Abs
+from django.utils import timezone
 
 from adapters.datasets import import_manifest
 from adapters.models import Adapter, DatasetCount, Image, ImageLabel, tally
@@ -24,7 +28,7 @@ from moderation.engine.evaluation import autosplit_test_size
 from moderation.manifests import ManifestError
 from projects import services as projects
 from projects.models import Project
-from verification.models import ImageReview, Verification
+from verification.models import ImageReview, ReviewClaim, Verification
 from verification.rules import ground_truth, outcome, predicted_labels
 
 if TYPE_CHECKING:
@@ -517,14 +521,6 @@ def claim_next(*, user: User, job: BulkAnalysisJob, order: str = "", threshold: 
 
     Two reviewers asking at once get different images: the claim is one row per image (unique),
     and an expired claim is taken over by a conditional update, so only one of them wins it."""
-    from datetime import timedelta
-
-    from django.db.models import Case, Exists, F, IntegerField, OuterRef, Value, When
-    from django.db.models.functions import Abs
-    from django.utils import timezone
-
-    from verification.models import ReviewClaim
-
     if order not in QUEUE_ORDERS:
         raise ValidationError(
             f"Order: {order!r} is not one of {', '.join(o or 'input' for o in QUEUE_ORDERS)}."
@@ -564,17 +560,11 @@ def claim_next(*, user: User, job: BulkAnalysisJob, order: str = "", threshold: 
 
 def renew_claim(*, user: User, prediction: Prediction) -> None:
     """A verdict keeps the reviewer's claim on the image alive."""
-    from django.utils import timezone
-
-    from verification.models import ReviewClaim
-
     ReviewClaim.objects.filter(prediction=prediction, user=user).update(claimed_at=timezone.now())
 
 
 def queue_progress(*, job: BulkAnalysisJob) -> dict[str, Any]:
     """Who reviewed how many of the job's images, and how many remain."""
-    from django.db.models import Count
-
     per_user = list(
         ImageReview.objects.filter(job=job)
         .values("user__username")
