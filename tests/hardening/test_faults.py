@@ -138,8 +138,9 @@ class RedisServer:
         self.start()
 
     def queued(self) -> int:
-        """Messages waiting in Celery's default queue."""
-        return redis.Redis(host="127.0.0.1", port=self.port).llen("celery")
+        """Messages waiting in Celery's queues (settings.CELERY_TASK_QUEUES: celery, training, bulk)."""
+        client = redis.Redis(host="127.0.0.1", port=self.port)
+        return sum(client.llen(queue) for queue in app.conf.task_queues)
 
 
 def _drop_connections() -> None:
