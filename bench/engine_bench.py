@@ -178,8 +178,9 @@ def _cos(a, b) -> float:
     return float(((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).mean())
 
 
+# VmHWM, not getrusage: a child's ru_maxrss keeps the RSS its parent had when it forked.
 WORKER_MEMORY = """
-import resource, sys
+import sys
 import django
 django.setup()
 import console.celery  # noqa: F401 - what a worker imports
@@ -187,7 +188,7 @@ from console.backends.local import engine
 engine().load()
 for path in sys.argv[1:]:
     engine().analyze(open(path, "rb").read(), max_bytes=15 * 1024 * 1024)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")) / 1024)
 """
 
 

@@ -303,9 +303,9 @@ NETWORKS: dict[str, tuple[Any, str, Any, list[str] | None]] = {
     "lite2": (lite2_model, "image", lite2_input, [lite2.PROBABILITIES, lite2.EMBEDDING]),
     "safety": (lambda _dir: safety_model(), "image", safety_input, None),
 }
-# ms an image on one thread, input included (measured, int8): how networks are shared out
-# among the lanes, the costliest first, each to the lane with the least work so far.
-COST_MS = {"safety": 23.0, "lite2": 15.0, "detector": 12.0, "nsfw": 8.0}
+# Costliest first (ms an image on one thread, input included, int8: 23, 15, 12, 8): the order in
+# which the lanes take the networks, so that the last one taken is short.
+COST_ORDER = ("safety", "lite2", "detector", "nsfw")
 
 
 def int8_model(name: str, model: bytes, model_dir: Path | None) -> bytes:
@@ -362,15 +362,14 @@ class Engine:
         self.detector = detector or not self.v2
         self.int8 = int8 and self.v2
         self.embedding_dim = EMBEDDING_DIM if self.v2 else EMBEDDING_DIM_V1
-        # v2's four networks run on `lanes` threads at once, each session on threads // lanes
-        # of its own: on 2 cores two single-threaded sessions side by side do more than one
-        # session at a time on both (small convolutions split across threads wait on each other).
-        # v1 runs as it always has, one session at a time on every thread.
+        # v2's four networks run on `lanes` threads at once (this one and helpers), each session
+        # on threads // lanes threads of its own: on 2 cores two single-threaded sessions side by
+        # side do more than one session at a time on both (small convolutions split across
+        # threads wait on each other). v1 runs as it always has, one session at a time.
         self.lanes = 2 if self.v2 and threads >= 2 else 1
         self._lock = threading.Lock()
         self._sessions: dict[str, Any] = {}
         self._pool: ThreadPoolExecutor | None = None
-        self._lane_names: list[list[str]] = []
 
     @property
     def networks(self) -> list[str]:
@@ -405,7 +404,6 @@ class Engine:
                 sessions[name] = ort.InferenceSession(
                     self.model(name), sess_options=self._options(), providers=["CPUExecutionProvider"]
                 )
-            self._lane_names = self._lanes()
             if self.lanes > 1:
                 self._pool = ThreadPoolExecutor(max_workers=self.lanes - 1, thread_name_prefix="network-lane")
             self._sessions = sessions
@@ -434,31 +432,29 @@ class Engine:
         """Each network's input for a prepared image (infer makes them on the lanes)."""
         return {name: NETWORKS[name][2](prepared.image) for name in self.networks}
 
-    def _lanes(self) -> list[list[str]]:
-        lanes: list[list[str]] = [[] for _ in range(self.lanes)]
-        work = [0.0] * self.lanes
-        for name in sorted(self.networks, key=lambda n: -COST_MS[n]):
-            i = work.index(min(work))
-            lanes[i].append(name)
-            work[i] += COST_MS[name]
-        return lanes
-
     def _run(self, prepared: Prepared) -> dict[str, list[np.ndarray]]:
-        """Every network on the image, each making its own input: the first lane on this thread,
-        the others on the pool's (one hand-over per lane and image: each costs a thread wake-up)."""
+        """Every network on the image, each making its own input. The calling thread and the
+        lanes' helpers take the next network from one list until it is empty: a helper the OS
+        has not started yet (on a busy machine) is cancelled rather than waited for, so the
+        caller never idles."""
+        todo = [n for n in COST_ORDER if n in self._sessions]
+        out: dict[str, list[np.ndarray]] = {}
+        lock = threading.Lock()
 
-        def run(names: list[str]) -> dict[str, list[np.ndarray]]:
-            out = {}
-            for name in names:
+        def drain() -> None:
+            while True:
+                with lock:
+                    if not todo:
+                        return
+                    name = todo.pop(0)
                 _, input_name, make_input, outputs = NETWORKS[name]
                 out[name] = self._sessions[name].run(outputs, {input_name: make_input(prepared.image)})
-            return out
 
-        mine, *others = self._lane_names
-        futures = [self._pool.submit(run, names) for names in others] if self._pool else []
-        out = run(mine)
-        for future in futures:
-            out.update(future.result())
+        helpers = [self._pool.submit(drain) for _ in range(self.lanes - 1)] if self._pool else []
+        drain()
+        for helper in helpers:
+            if not helper.cancel():
+                helper.result()
         return out
 
     def infer(self, prepared: Prepared) -> Analysis:
