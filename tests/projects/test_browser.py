@@ -58,7 +58,7 @@ def test_it_uploads_filters_and_labels_several_images_by_keyboard(page):
         "document.querySelector('[data-state=unlabeled] .count').textContent.trim() === '31'"
     )
     assert facet(page, "label", "Explicit") == 3 and facet(page, "state", "labeled") == 3
-    assert page.locator(".notice").inner_text() == "3 images labeled."
+    assert page.locator(".notice").inner_text() == "3 images labeled. Undo"  # with its Undo button
     # The focused image (nothing selected) marked safe with its key.
     page.keyboard.press("s")
     page.wait_for_function(
