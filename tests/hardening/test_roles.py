@@ -264,6 +264,7 @@ CASES = [
     Case("adapters-detail", "get", VIEWER, (200,), args=lambda w, user: [w.adapter.pk]),
     Case("adapters-train", "get", MANAGER, (200,), args=lambda w, user: [w.adapter.pk]),
     Case("adapters-cancel", "post", MANAGER, (302,), args=lambda w, user: [w.adapter.pk]),
+    Case("adapters-retrain", "post", MANAGER, (302,), args=lambda w, user: [w.adapter.pk]),
     # Two images are too few to train: the manager gets the form back with what blocks training.
     Case(
         "adapters-train",
