@@ -26,6 +26,15 @@ def make_user(django_user_model, username, role, **extra):
     return user
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _models_built():
+    """The engine's model files are built once per data folder (tens of seconds): build them before
+    any test, so that no request, worker or API call of a test waits for them."""
+    from console.backends.base import get_backend
+
+    get_backend("local").prepare()
+
+
 @pytest.fixture
 def owner(django_user_model):
     """A manager: trains, runs jobs, deletes."""

@@ -121,6 +121,9 @@ class ModerationBackend(ABC):
     price_per_image_usd: float | None
     default_seconds_per_image: float
 
+    def prepare(self) -> None:  # noqa: B027 - a hook with nothing to do by default
+        """Make the backend ready to answer (load or build its models)."""
+
     @property
     def snippet_endpoint_url(self) -> str:
         """The endpoint_url the "Use adapter" snippets need: "" where the AWS default serves."""

@@ -173,6 +173,10 @@ class LocalBackend(ModerationBackend):
     price_per_image_usd = None
     default_seconds_per_image = 0.05  # ~50 ms an image on one CPU core (bench/engine_bench.py)
 
+    def prepare(self) -> None:
+        """Build the engine's converted and quantized model files (once per data folder) and load them."""
+        engine().load()
+
     @property
     def snippet_endpoint_url(self) -> str:
         return settings.CONSOLE_API_URL
