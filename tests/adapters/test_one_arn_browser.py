@@ -26,7 +26,7 @@ def test_every_page_shows_the_one_arn(made, live_server, owner):
             arns = {
                 w
                 for w in text.split()
-                if w.startswith(f"arn:aws:rekognition") and "/wine-policy/" in w and "/version/" not in w
+                if w.startswith("arn:aws:rekognition") and "/wine-policy/" in w and "/version/" not in w
             }
             assert arns == {project.arn}, (url, arns)
 
