@@ -25,12 +25,6 @@ ADMIN = Profile.Role.ADMIN
 M = TypeVar("M", bound=Model)
 
 
-def role_of(user) -> str:
-    if user.is_superuser:
-        return ADMIN
-    return Profile.for_user(user).role
-
-
 def has_role(user, role: str) -> bool:
     return user.is_authenticated and Profile.for_user(user).has_role(role)
 

@@ -106,10 +106,6 @@ def _uri(s3_object: dict[str, Any] | None) -> str:
     return f"s3://{s3_object['Bucket']}/{s3_object['Name']}" if s3_object else ""
 
 
-def _json_document(data: bytes, *, name: str) -> Any:
-    return json.loads(data)
-
-
 def _dig(data: dict[str, Any], *path: Any) -> Any:
     """data[path[0]][path[1]]... or None when any step is missing."""
     for step in path:
@@ -220,10 +216,12 @@ class AwsBackend(ModerationBackend):
         response = self._call(self.s3, "get_object", Bucket=s3_object["Bucket"], Key=s3_object["Name"])
         return response["Body"].read()
 
-    def _read(self, s3_object: dict[str, Any], reader: Callable[..., Any]) -> Any:
-        """An AWS-written file from S3, parsed by `reader(data, name=uri)`; BackendError if unreadable."""
+    def _read(self, s3_object: dict[str, Any], reader: Callable[..., Any] | None = None) -> Any:
+        """An AWS-written file from S3, parsed by `reader(data, name=uri)` (as JSON without a reader);
+        BackendError if unreadable."""
         try:
-            return reader(self._get(s3_object), name=_uri(s3_object))
+            data = self._get(s3_object)
+            return json.loads(data) if reader is None else reader(data, name=_uri(s3_object))
         except ValueError as exc:  # ManifestError is a ValueError
             raise BackendError(
                 "InvalidS3ObjectException", f"{_uri(s3_object)} could not be read: {exc}"
@@ -325,7 +323,7 @@ class AwsBackend(ModerationBackend):
                 result.locations[name] = _uri(s3_object)
         if status in ("TRAINING_COMPLETED", "DEPRECATED", "EXPIRED"):
             if evaluation := _dig(version, "EvaluationResult", "Summary", "S3Object"):
-                result.evaluation = self._read(evaluation, _json_document)
+                result.evaluation = self._read(evaluation)
             if test_output := _dig(version, "TestingDataResult", "Output", *asset):
                 result.test_results = self._read(test_output, manifests.read_json_lines)
         return result

@@ -59,10 +59,10 @@ def test_notifications_are_listed_and_marked_read(owner_client, owner):
 
 @pytest.mark.django_db
 def test_a_new_user_can_only_read_until_given_a_role(client, django_user_model, staff):
-    from console import access
+    from console.models import Profile
 
     reader = django_user_model.objects.create_user(username="new", password="pw")
-    assert access.role_of(reader) == "viewer"
+    assert Profile.for_user(reader).role == "viewer"
     client.force_login(staff)
     url = reverse("admin:auth_user_change", args=[reader.pk])
     response = client.get(url)
