@@ -40,7 +40,9 @@ UNREAD_SHOWN = 99
 
 
 def _unread(user) -> str | int:
-    unread = Notification.objects.filter(user=user, read_at=None)[: UNREAD_SHOWN + 1].count()
+    # Unordered: with the model's newest-first ordering SQLite walks every notification of the
+    # person by date instead of the unread index (220 ms at 500,000).
+    unread = Notification.objects.filter(user=user, read_at=None).order_by()[: UNREAD_SHOWN + 1].count()
     return f"{UNREAD_SHOWN}+" if unread > UNREAD_SHOWN else unread
 
 
