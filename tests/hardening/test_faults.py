@@ -336,13 +336,22 @@ def test_a_broker_restart_mid_training_loses_nothing(owner, broker, tmp_path):
             return Adapter.objects.get(pk=running.pk).status != Adapter.Status.TRAINING_IN_PROGRESS
 
         wait_for(first_done, timeout=300, interval=0.5, message="the in-flight training to finish")
-        time.sleep(3)
-        assert Adapter.objects.get(pk=queued.pk).status == Adapter.Status.TRAINING_IN_PROGRESS
-        assert broker.queued() == 0
 
-        # The periodic check (fail_stale_trainings, every 10 minutes) two hours on: enqueued again.
-        make_stale(queued)
-        assert adapter_services.fail_stale_trainings()["requeued"] == [queued.pk]
+        def taken() -> bool:
+            return (
+                Adapter.objects.get(pk=queued.pk).status != Adapter.Status.TRAINING_IN_PROGRESS
+                or Lease.objects.filter(key=f"training:{queued.pk}").exists()
+            )
+
+        # The worker may have reserved the queued training before the restart: it then takes it
+        # (a lease) within seconds. If it was lost with the broker, the periodic check
+        # (fail_stale_trainings) enqueues it again.
+        deadline = time.monotonic() + 30
+        while not taken() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if not taken():
+            make_stale(queued)
+            assert adapter_services.fail_stale_trainings()["requeued"] == [queued.pk]
         wait_for(
             lambda: not Adapter.objects.training().exists(),
             timeout=300,
@@ -354,7 +363,7 @@ def test_a_broker_restart_mid_training_loses_nothing(owner, broker, tmp_path):
 
     assert_trained_on_every_image_once(running)
     assert_trained_on_every_image_once(queued)
-    assert Adapter.objects.get(pk=queued.pk).training_attempts == 2
+    assert Adapter.objects.get(pk=queued.pk).training_attempts in (1, 2)
     assert Image.objects.count() == images_before
     assert_nothing_running()
 
