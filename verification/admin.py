@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from verification.models import ImageReview, Verification
+from verification.models import ImageReview, ReviewClaim, Verification
 
 
 @admin.register(Verification)
@@ -17,6 +17,15 @@ class VerificationAdmin(admin.ModelAdmin):
 @admin.register(ImageReview)
 class ImageReviewAdmin(admin.ModelAdmin):
     list_display = ["prediction", "user", "reviewed_at"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
+    raw_id_fields = ["prediction", "job"]
+    list_select_related = ["prediction__job", "user"]
+    ordering = ["-pk"]
+
+
+@admin.register(ReviewClaim)
+class ReviewClaimAdmin(admin.ModelAdmin):
+    list_display = ["prediction", "job", "user", "claimed_at"]
     show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     raw_id_fields = ["prediction", "job"]
     list_select_related = ["prediction__job", "user"]
