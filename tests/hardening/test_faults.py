@@ -322,8 +322,9 @@ def test_a_broker_restart_mid_training_loses_nothing(owner, broker, tmp_path):
     worker = WorkerProcess(log_path=tmp_path / "worker.log")
     try:
         adapter_services.start_training(user=owner, adapter=running)
+        # Training under its lease: the worker's one slot is taken (a start-up task may run first).
         wait_for(
-            lambda: log_says(tmp_path / "worker.log", "train_adapter", "received"),
+            lambda: Lease.objects.filter(key=f"training:{running.pk}").exists(),
             timeout=120,
             message="the worker to take the first training",
         )
