@@ -152,6 +152,10 @@ def m_two_buckets():
     return lines(gt(good_image_uri(), "Alcohol"), gt("s3://another-bucket/b.jpg"))
 
 
+def m_bulk_two_buckets():
+    return lines({"source-ref": good_image_uri()}, {"source-ref": "s3://another-bucket/b.jpg"})
+
+
 def m_10001_lines():
     uri = f"s3://{storage.bucket()}/corpus/x.jpg"
     return lines(*[gt(uri)] * 10_001)
@@ -259,6 +263,11 @@ BAD_GROUNDTRUTH = [
 BAD_BULK = [
     ("bad-json", m_bad_json, "line 2: is not valid JSON"),
     ("missing-source-ref", m_missing_source_ref, "line 2: has no source-ref"),
+    (
+        "two-buckets",
+        m_bulk_two_buckets,
+        "line 2: image is in bucket 'another-bucket' but earlier images are in",
+    ),
     ("10001-lines", m_10001_lines, "has 10,001 lines; at most 10,000 are allowed"),
     ("51mb", m_51mb, "is larger than 50 MB"),
     ("not-utf8", m_not_utf8, "is not UTF-8 text"),
