@@ -419,6 +419,9 @@ def cancel_training(*, user: User, adapter: Adapter) -> bool:
         cancelled = adapter.mark_failed(message)
         if cancelled:
             record(user, "adapter.training_cancel", adapter, project=adapter.project)
+            # The adapter ends TRAINING_FAILED like any failed training (a cancelled bulk job
+            # sends bulk_job.failed the same way).
+            webhooks.emit(webhooks.Event.ADAPTER_TRAINING_FAILED, adapter, message=message)
     if cancelled:
         remove_training_files(locations=adapter.locations)
     return cancelled

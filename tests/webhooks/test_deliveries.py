@@ -4,8 +4,10 @@ failures retry with backoff (through a real Celery worker at the end)."""
 import hashlib
 import hmac
 import json
+import threading
 
 import pytest
+from django.urls import reverse
 
 from adapters import services as adapter_services
 from adapters.models import Adapter
@@ -14,7 +16,7 @@ from bulk_analysis.models import BulkAnalysisJob
 from projects import services as project_services
 from tests.bulk_analysis.conftest import finished_job
 from tests.conftest import WorkerProcess, wait_for
-from webhooks import services
+from webhooks import services, tasks
 from webhooks.models import Delivery, Event, Webhook
 
 
@@ -112,6 +114,22 @@ def test_training_completed_deprecated_and_bulk_job_events_are_emitted_where_the
 
 
 @pytest.mark.django_db
+def test_cancelling_a_training_emits_training_failed(owner, owner_client):
+    hook(owner, "https://hooks.example.com/failed")
+    adapter = training_adapter(owner, "cancelled")
+
+    owner_client.post(reverse("adapters-cancel", args=[adapter.pk]))
+
+    (delivery,) = Delivery.objects.all()
+    assert delivery.event == Event.ADAPTER_TRAINING_FAILED
+    data = json.loads(delivery.body)["data"]
+    assert (data["adapter"]["id"], data["adapter"]["status"]) == (adapter.pk, "TRAINING_FAILED")
+    assert data["message"].startswith("Cancelled by owner")
+    owner_client.post(reverse("adapters-cancel", args=[adapter.pk]))  # nothing left to cancel
+    assert Delivery.objects.count() == 1
+
+
+@pytest.mark.django_db
 def test_a_server_error_is_retried_with_backoff_and_a_client_error_is_not(owner, receiver, allow_loopback):
     receiver.answers = [(503, {}, b"busy"), (500, {}, b"still busy"), (200, {}, b"ok")]
     delivery = services.send_test(user=owner, webhook=hook(owner, receiver.url))
@@ -173,6 +191,31 @@ def test_a_redirect_fails_the_delivery_without_being_followed(owner, receiver, a
     assert (delivery.status, delivery.response_code) == ("failed", 301)
     assert "redirects are not followed" in delivery.error
     assert [r.path for r in receiver.requests] == ["/hook"]
+
+
+@pytest.mark.django_db
+def test_an_attempt_that_runs_out_of_time_fails_the_delivery(
+    owner, receiver, allow_loopback, soft_time_limit
+):
+    answer = threading.Event()
+
+    def hold_the_answer():  # the soft limit passes while the worker waits for the receiver
+        soft_time_limit()
+        answer.wait(timeout=60)
+
+    receiver.before_answer = hold_the_answer
+    delivery = services.send_test(user=owner, webhook=hook(owner, receiver.url))
+    try:
+        tasks.deliver(delivery.pk)
+    finally:
+        answer.set()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("failed", 1)
+    assert delivery.error == (
+        "Not delivered: the attempt took longer than 2 minutes and was stopped; "
+        "check that the receiver answers quickly, then send a test event."
+    )
+    assert tasks.deliver.soft_time_limit == tasks.DELIVER_SOFT_TIME_LIMIT < tasks.deliver.time_limit
 
 
 @pytest.mark.worker
