@@ -20,8 +20,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from console.models import Lease
+from console.models import AuditEntry, Lease
 
 
 def lease_seconds() -> float:
@@ -129,10 +130,6 @@ def take_over_lost(prefix: str) -> list[Lease]:
 def recovery_notes(obj, action: str, limit: int = 3) -> list[str]:
     """What the page says about work of `obj` taken over from a lost worker (the audit entries
     `action` that resume_lost wrote): "Worker lost at 10:42:05, resumed at 10:42:07"."""
-    from django.utils.dateparse import parse_datetime
-
-    from console.models import AuditEntry
-
     entries = AuditEntry.objects.filter(
         action=action, object_type=obj._meta.label_lower, object_id=str(obj.pk)
     ).order_by("-created_at")[:limit]

@@ -3,13 +3,12 @@
 import base64
 import hashlib
 
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.db import models
 
 
 def _fernet():
-    from cryptography.fernet import Fernet
-
     key = hashlib.sha256(("api-key-secrets:" + settings.SECRET_KEY).encode()).digest()
     return Fernet(base64.urlsafe_b64encode(key))
 

@@ -4,13 +4,12 @@ import base64
 import hashlib
 import uuid
 
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.db import models
 
 
 def _fernet():
-    from cryptography.fernet import Fernet
-
     key = hashlib.sha256(("webhook-secrets:" + settings.SECRET_KEY).encode()).digest()
     return Fernet(base64.urlsafe_b64encode(key))
 

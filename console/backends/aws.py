@@ -27,6 +27,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from console.backends.base import (
     BackendError,
@@ -84,9 +86,6 @@ _AVAILABILITY = re.compile(r"availab", re.IGNORECASE)
 
 def _setting(name: str, default: Any = None) -> Any:
     """A Django setting, or the default when it or the settings module does not exist yet."""
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
-
     try:
         return getattr(settings, name, default)
     except ImproperlyConfigured:  # no settings module configured (pure unit use)

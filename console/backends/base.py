@@ -12,6 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+from django.utils.module_loading import import_string
+
 
 class BackendError(Exception):
     """A moderation failure, with the Rekognition error code that names it.
@@ -205,9 +208,6 @@ _instances: dict[str, ModerationBackend] = {}
 
 def get_backend(name: str | None = None) -> ModerationBackend:
     """The configured backend (settings.MODERATION_BACKEND), one instance per process."""
-    from django.conf import settings
-    from django.utils.module_loading import import_string
-
     name = name or settings.MODERATION_BACKEND
     if name not in _instances:
         if name not in _REGISTRY:

@@ -27,6 +27,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from console.lib import storage
+from console.models import ImageEmbedding
 from moderation.engine import MAX_BYTES, MAX_STORED_BYTES, Analysis, Engine, EngineError, heads
 from moderation.engine.evaluation import autosplit, evaluate
 from moderation.engine.taxonomy_map import top_level_confidences
@@ -203,8 +204,6 @@ class LocalBackend(ModerationBackend):
 
     def _cached(self, shas: list[str]) -> dict[str, tuple[np.ndarray, list[dict]]]:
         """The stored (embedding, base labels) of the images among shas analysed before: one query."""
-        from console.models import ImageEmbedding
-
         rows = ImageEmbedding.objects.filter(sha256__in=set(shas), model_version=embedding_version())
         return {
             sha: (np.frombuffer(bytes(vector), dtype="<f4").copy(), labels)
@@ -213,8 +212,6 @@ class LocalBackend(ModerationBackend):
 
     def _store(self, analyses: list[Analysis]) -> None:
         """Keep the embeddings of analysed images: one INSERT; an image already stored (by another worker) is skipped."""
-        from console.models import ImageEmbedding
-
         ImageEmbedding.objects.bulk_create(
             [
                 ImageEmbedding(

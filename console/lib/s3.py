@@ -70,7 +70,7 @@ def not_configured(uri: str) -> S3Error:
 
 def client():
     """A boto3 S3 client for the configured endpoint and region."""
-    import boto3
+    import boto3  # here, not at the top: boto3 takes a third of a second to import, and most processes never use S3
 
     return boto3.client(
         "s3", endpoint_url=settings.AWS_S3_ENDPOINT_URL or None, region_name=settings.AWS_REGION
