@@ -22,11 +22,13 @@ import urllib3
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-# Never, whatever the settings: link-local (169.254.0.0/16 holds the cloud metadata service,
-# 169.254.169.254), IPv6 link-local, fd00::/8 (AWS's IPv6 metadata service, fd00:ec2::254),
-# "this network" and the unspecified address.
+# Never, whatever the settings (link-local, unspecified and reserved addresses too, which refusal()
+# asks ipaddress about: 169.254.0.0/16 holds the cloud metadata service, 169.254.169.254):
+# fd00::/8 (AWS's IPv6 metadata service, fd00:ec2::254), "this network", 192.0.0.0/24 (IETF
+# protocol assignments: Oracle Cloud's metadata service is 192.0.0.192; Python calls part of it
+# global) and Alibaba Cloud's metadata service, inside carrier-grade NAT.
 NEVER = tuple(
-    ipaddress.ip_network(n) for n in ("169.254.0.0/16", "fe80::/10", "fd00::/8", "0.0.0.0/8", "::/128")
+    ipaddress.ip_network(n) for n in ("fd00::/8", "0.0.0.0/8", "192.0.0.0/24", "100.100.100.200/32")
 )
 CGNAT = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: internal, not "private" to Python
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -64,9 +66,11 @@ def _embedded_ipv4(ip: Address) -> Address:
 def refusal(ip: Address, *, allow_private: bool) -> str | None:
     """Why a delivery may not go to `ip`, or None if it may."""
     ip = _embedded_ipv4(ip)
-    if any(ip in network for network in NEVER if network.version == ip.version):
-        return "a link-local, cloud metadata or unspecified address, never allowed"
-    if ip.is_multicast or (ip.version == 4 and ip.is_reserved):  # 240.0.0.0/4, the broadcast address
+    if ip.is_link_local or ip.is_unspecified or any(ip in net for net in NEVER if net.version == ip.version):
+        return "a link-local, cloud metadata, special-purpose or unspecified address, never allowed"
+    # Reserved: 240.0.0.0/4 and the broadcast address; IPv6's unassigned blocks, among them ::/8
+    # with the IPv4-compatible form (::a9fe:a9fe is 169.254.169.254), but not its loopback ::1.
+    if ip.is_multicast or (ip.is_reserved and not ip.is_loopback):
         return "a multicast or reserved address, never allowed"
     if ip.is_loopback:
         kind = "a loopback address"

@@ -29,6 +29,12 @@ NEVER = [
     "http://[2002:a9fe:a9fe::]/",  # 6to4 of 169.254.169.254
     "http://0.0.0.0/",
     "http://224.0.0.1/",
+    "http://[::a9fe:a9fe]/",  # IPv4-compatible IPv6 (::/8, reserved) of 169.254.169.254
+    "http://[::7f00:1]/",  # IPv4-compatible 127.0.0.1: reserved, not loopback
+    "http://[100::1]/",  # the IPv6 discard prefix
+    "http://192.0.0.192/",  # Oracle Cloud's metadata service, in 192.0.0.0/24
+    "http://192.0.0.1/",
+    "http://100.100.100.200/",  # Alibaba Cloud's metadata service, inside carrier-grade NAT
 ]
 
 
