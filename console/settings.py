@@ -255,8 +255,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Two kinds of work on their own queues, so a 10,000-image job does not hold back a training; a
 # worker started without -Q consumes every queue here (README, "Workers and queues").
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-# Every task has a time limit: these for a task that sets none (each of ours sets its own, and
-# handles SoftTimeLimitExceeded by failing or requeuing its row).
+# Every task has a time limit: these for a task that sets none (a library's). Each of ours sets
+# its own, and one that owns a row (a training, a unit, an export, a delivery) handles
+# SoftTimeLimitExceeded by failing or requeuing that row.
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_QUEUES = {"celery": {}, "training": {}, "bulk": {}}

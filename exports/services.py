@@ -14,6 +14,7 @@ from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -81,6 +82,8 @@ def run_export(*, export_id: int) -> bool:
             adapter=export.adapter, split=export.split, progress=partial(_progress, export)
         ).encode()
         name = storage.save(f"exports/{export.pk}/{export.filename}", body)
+    except SoftTimeLimitExceeded:
+        raise  # the task writes its own message (fail())
     except Exception as exc:  # noqa: BLE001 - written on the row for the person waiting
         log.exception("export %s failed", export.pk)
         export.transition(
@@ -99,6 +102,17 @@ def run_export(*, export_id: int) -> bool:
     ):
         default_storage.delete(name)
     return True
+
+
+def fail(*, export_id: int, error: str) -> bool:
+    """Fail an export not finished yet (its task ran out of time); False if it was finished."""
+    export = Export.objects.filter(pk=export_id).first()
+    return export is not None and export.transition(
+        [Export.Status.QUEUED, Export.Status.RUNNING],
+        Export.Status.FAILED,
+        error=error,
+        finished_at=timezone.now(),
+    )
 
 
 def clean_up(*, now=None) -> dict[str, int]:

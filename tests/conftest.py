@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -157,6 +158,19 @@ def celery_worker_process(tmp_path):
     worker = WorkerProcess(log_path=tmp_path / "worker.log")
     yield worker
     worker.stop()
+
+
+@pytest.fixture
+def soft_time_limit():
+    """A function that makes the soft time limit of the task running in this thread pass now, as
+    a prefork worker's pool does: SIGUSR1 to the thread, whose handler (billiard's) raises
+    SoftTimeLimitExceeded wherever the task is, even blocked in a socket read."""
+    from billiard.pool import soft_timeout_sighandler
+
+    previous = signal.signal(signal.SIGUSR1, soft_timeout_sighandler)
+    main = threading.main_thread().ident
+    yield lambda: signal.pthread_kill(main, signal.SIGUSR1)
+    signal.signal(signal.SIGUSR1, previous)
 
 
 def wait_for(predicate, timeout=60.0, interval=0.1, message="condition"):

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from console.models import record
@@ -207,3 +208,17 @@ def attempt_delivery(*, delivery_id: int) -> float | None:
         next_attempt_at=now + timedelta(seconds=wait) if wait is not None else None,
     )
     return wait
+
+
+def give_up(*, delivery_id: int, error: str) -> bool:
+    """Fail a pending delivery whose attempt ran out of time; False if it was not pending."""
+    now = timezone.now()
+    return bool(
+        Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING).update(
+            status=Delivery.Status.FAILED,
+            attempts=F("attempts") + 1,
+            error=error[:500],
+            last_attempt_at=now,
+            next_attempt_at=None,
+        )
+    )

@@ -1,17 +1,18 @@
 """A large dataset's manifest is written by the worker, with progress and a download link; a small
 one is still written in the request."""
 
+import signal
 from datetime import timedelta
 
 import pytest
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.urls import reverse
 from django.utils import timezone
 
 from adapters import datasets
 from bench import data
 from console.models import AuditEntry
-from exports import services
+from exports import services, tasks
 from exports.models import Export
 from tests.conftest import WorkerProcess, wait_for
 
@@ -93,6 +94,34 @@ def test_old_exports_are_deleted_with_their_files_and_stuck_ones_failed(owner, a
     assert stuck.status == "failed" and "start the download again" in stuck.error
     assert services.clean_up(now=now + services.KEEP_FOR + timedelta(hours=2)) == {"failed": 0, "deleted": 2}
     assert not default_storage.exists(done.file)
+
+
+class OutOfTimeStorage(FileSystemStorage):
+    """Files on disk whose writes outlast the task's soft time limit (the soft_time_limit fixture)."""
+
+    def _save(self, name, content):
+        signal.raise_signal(signal.SIGUSR1)
+        return super()._save(name, content)
+
+
+@pytest.mark.django_db
+def test_an_export_that_runs_out_of_time_fails_with_a_message(
+    owner, adapter, settings, tmp_path, soft_time_limit
+):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": f"{__name__}.OutOfTimeStorage", "OPTIONS": {"location": str(tmp_path)}},
+    }
+    export = services.start_adapter_manifest(user=owner, adapter=adapter, split="train")
+    tasks.run_export(export.pk)
+    export.refresh_from_db()
+    assert (export.status, export.file) == ("failed", "")
+    assert export.error.startswith(
+        "The export took longer than 29 minutes and was stopped; start the download"
+    )
+    assert export.finished_at and not list(tmp_path.rglob("*.manifest"))
+    for task in (tasks.run_export, tasks.clean_up_exports):
+        assert task.soft_time_limit < task.time_limit
 
 
 @pytest.mark.worker

@@ -4,6 +4,7 @@ failures retry with backoff (through a real Celery worker at the end)."""
 import hashlib
 import hmac
 import json
+import threading
 
 import pytest
 from django.urls import reverse
@@ -15,7 +16,7 @@ from bulk_analysis.models import BulkAnalysisJob
 from projects import services as project_services
 from tests.bulk_analysis.conftest import finished_job
 from tests.conftest import WorkerProcess, wait_for
-from webhooks import services
+from webhooks import services, tasks
 from webhooks.models import Delivery, Event, Webhook
 
 
@@ -190,6 +191,31 @@ def test_a_redirect_fails_the_delivery_without_being_followed(owner, receiver, a
     assert (delivery.status, delivery.response_code) == ("failed", 301)
     assert "redirects are not followed" in delivery.error
     assert [r.path for r in receiver.requests] == ["/hook"]
+
+
+@pytest.mark.django_db
+def test_an_attempt_that_runs_out_of_time_fails_the_delivery(
+    owner, receiver, allow_loopback, soft_time_limit
+):
+    answer = threading.Event()
+
+    def hold_the_answer():  # the soft limit passes while the worker waits for the receiver
+        soft_time_limit()
+        answer.wait(timeout=60)
+
+    receiver.before_answer = hold_the_answer
+    delivery = services.send_test(user=owner, webhook=hook(owner, receiver.url))
+    try:
+        tasks.deliver(delivery.pk)
+    finally:
+        answer.set()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("failed", 1)
+    assert delivery.error == (
+        "Not delivered: the attempt took longer than 2 minutes and was stopped; "
+        "check that the receiver answers quickly, then send a test event."
+    )
+    assert tasks.deliver.soft_time_limit == tasks.DELIVER_SOFT_TIME_LIMIT < tasks.deliver.time_limit
 
 
 @pytest.mark.worker
