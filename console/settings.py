@@ -414,6 +414,10 @@ WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", 
 WEBHOOKS_RETRY_BASE_SECONDS = env_int("WEBHOOKS_RETRY_BASE_SECONDS", 30)
 WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 10)
 
+# Hash banks (hashbanks/): hashes of a PDQ quality below this (0-100) are refused with the reason:
+# flat or plain images, whose hash says little about them (HMA refuses below 50 too).
+HASHBANKS_MIN_QUALITY = env_int("HASHBANKS_MIN_QUALITY", 50)
+
 # Exports (exports/): a dataset manifest of more labeled images than this is written by the worker
 # (progress, then a download link) instead of in the request; this many take about 0.6 s (make bench).
 EXPORTS_INLINE_MAX_IMAGES = env_int("EXPORTS_INLINE_MAX_IMAGES", 10_000)

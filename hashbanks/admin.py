@@ -1,14 +1,32 @@
 """The admin's banks change through the services, so every change is audited and every
 process's lookup index sees it; hashes and image hashes are read-only here."""
 
+from django import forms
 from django.contrib import admin
 
 from hashbanks import services
 from hashbanks.models import Bank, BankHash, ImageHash
 
 
+class BankAdminForm(forms.ModelForm):
+    """The services' own check (services.check_bank) on the form, so that a bank they would
+    refuse is an error shown on the form, not a ValidationError out of save_model."""
+
+    class Meta:
+        model = Bank
+        fields = list(services.BANK_FIELDS)
+
+    def clean(self):
+        cleaned = super().clean()
+        values = {name: cleaned[name] for name in services.BANK_FIELDS if name in cleaned}
+        if len(values) == len(services.BANK_FIELDS):  # else a field's own error is shown already
+            services.check_bank(bank=Bank(pk=self.instance.pk, **values))
+        return cleaned
+
+
 @admin.register(Bank)
 class BankAdmin(admin.ModelAdmin):
+    form = BankAdminForm
     list_display = ["name", "kind", "label", "match_distance", "enabled", "changed_at"]
     show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["kind", "enabled", "label"]

@@ -21,9 +21,6 @@ HEX_DIGITS = BITS // 4
 # samples the image down to 64 x 64, and hashing a 3000 px photo whole takes a second (512 px:
 # ~10 ms, 256 px: ~2 ms). Smaller images are hashed as they are, as HMA hashes them.
 MAX_SIDE = 512
-# Below this PDQ quality a hash says little about the image (flat or nearly flat images): banks
-# refuse it, as HMA does.
-MIN_QUALITY = 50
 # The border crops a banked image is also hashed at (a fraction of each side): PDQ is robust to
 # resizing and re-encoding but not to cropping, so a bank keeps the hash of the image and of
 # these crops of it, and a crop of the image near one of them still matches.

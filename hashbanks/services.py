@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
@@ -89,7 +90,10 @@ def hashes_of(*, sha256s: Iterable[str]) -> dict[str, str]:
 # ---------------------------------------------------------------- banks
 
 
-def _check_bank(bank: Bank) -> None:
+def check_bank(*, bank: Bank) -> None:
+    """ValidationError ("Label: ...") if the bank's settings are not ones it may have: a label
+    outside the taxonomy, a label bank without one, a distance out of range, a taken name.
+    The services check every bank they save; the admin's form checks with it too."""
     if bank.label and not taxonomy.is_label(bank.label):
         raise ValidationError(
             f"Label: {bank.label!r} is not a label of moderation taxonomy {taxonomy.VERSION}.", code="invalid"
@@ -131,7 +135,7 @@ def create_bank(
         created_by=user if user is not None and user.is_authenticated else None,
         changed_at=timezone.now(),
     )
-    _check_bank(bank)
+    check_bank(bank=bank)
     with transaction.atomic():
         bank.save()
         record(user, "hashbank.create", bank, name=bank.name, kind=bank.kind, label=bank.label)
@@ -153,7 +157,7 @@ def update_bank(*, user: User | None, bank: Bank, **changes: Any) -> Bank:
         name: [before[name], getattr(bank, name)] for name in changes if before[name] != getattr(bank, name)
     }
     try:
-        _check_bank(bank)
+        check_bank(bank=bank)
     except ValidationError:
         bank.refresh_from_db()
         raise
@@ -189,9 +193,14 @@ class AddReport:
     refused: list[tuple[str, str]] = field(default_factory=list)  # (file or line, reason)
 
 
+def min_quality() -> int:
+    """The lowest PDQ quality a bank takes (settings.HASHBANKS_MIN_QUALITY)."""
+    return settings.HASHBANKS_MIN_QUALITY
+
+
 def _low_quality(quality: int, where: str) -> str:
     return (
-        f"{where}: PDQ quality {quality} is below {pdq.MIN_QUALITY}: the image is too flat or plain "
+        f"{where}: PDQ quality {quality} is below {min_quality()}: the image is too flat or plain "
         "for its hash to tell it from others"
     )
 
@@ -211,14 +220,15 @@ def add_image(*, user: User | None, bank: Bank, data: bytes, source: str, note: 
     """An image into a bank: its PDQ hash and those of its border crops (pdq.BORDER_CROPS).
 
     Refused (ValidationError naming `source`) if it is not an image or its PDQ quality is below
-    pdq.MIN_QUALITY."""
+    min_quality(); crops below it are left out."""
     sha256 = hashlib.sha256(data).hexdigest()
     try:
         own = image_hash(data=data, sha256=sha256)
         crops = pdq.border_crops(data)
     except pdq.NotAnImage as exc:
         raise ValidationError(f"{source}: {exc}", code="invalid") from None
-    if own.quality < pdq.MIN_QUALITY:
+    minimum = min_quality()
+    if own.quality < minimum:
         raise ValidationError(_low_quality(own.quality, source), code="invalid")
     by = user if user is not None and user.is_authenticated else None
     rows = [
@@ -244,7 +254,7 @@ def add_image(*, user: User | None, bank: Bank, data: bytes, source: str, note: 
             added_by=by,
         )
         for fraction, crop in crops
-        if crop.quality >= pdq.MIN_QUALITY
+        if crop.quality >= minimum
     ]
     with transaction.atomic():
         added, existing = _new_rows(bank, rows)
@@ -281,7 +291,7 @@ def add_known_hash(*, user: User | None, bank: Bank, sha256: str, source: str) -
     found = ImageHash.objects.filter(sha256=sha256).first()
     if found is None:
         raise ValidationError(f"{source}: this image has no PDQ hash yet.", code="not_found")
-    if found.quality < pdq.MIN_QUALITY:
+    if found.quality < min_quality():
         raise ValidationError(_low_quality(found.quality, source), code="invalid")
     row = BankHash(
         bank=bank,
@@ -314,6 +324,7 @@ def parse_hash_list(data: bytes, *, name: str) -> list[tuple[int, str, int | Non
         raise ValidationError(f"{name}: more than {MAX_LIST_LINES:,} lines.", code="limit")
     entries: list[tuple[int, str, int | None, str]] = []
     errors: list[str] = []
+    minimum = min_quality()
     for number, line in enumerate(lines, start=1):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -335,7 +346,7 @@ def parse_hash_list(data: bytes, *, name: str) -> list[tuple[int, str, int | Non
             if not 0 <= quality <= 100:
                 errors.append(f"{where}: quality {quality} is not from 0 to 100")
                 continue
-            if quality < pdq.MIN_QUALITY:
+            if quality < minimum:
                 errors.append(_low_quality(quality, where))
                 continue
         entries.append((number, value, quality, parts[2][:500] if len(parts) > 2 else ""))

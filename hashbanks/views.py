@@ -84,6 +84,7 @@ def bank_detail(request, pk):
             "page": page,
             "form": form,
             "list_form": HashListForm(),
+            "min_quality": services.min_quality(),
             "can_add": access.has_role(request.user, access.ANNOTATOR),
             "can_manage": access.has_role(request.user, access.MANAGER),
         },

@@ -12,10 +12,11 @@ def images(n, start=0):
     return [(f"img{i}.jpg", make_image_bytes(100, 90, seed=i + 1)) for i in range(start, start + n)]
 
 
-def finished_job(user, predictions, name="done-job", min_confidence=50.0):
-    """A SUCCEEDED job whose images are real files, with the given top-level predictions per image."""
+def finished_job(user, predictions, name="done-job", min_confidence=50.0, files=None):
+    """A SUCCEEDED job whose images are real files (`files`, else generated ones), with the given
+    top-level predictions per image."""
     job = services.create_job(user=user, name=name, min_confidence=min_confidence)
-    services.add_files(job=job, files=images(len(predictions)))
+    services.add_files(job=job, files=files or images(len(predictions)))
     for prediction, tops in zip(job.predictions.order_by("line"), predictions, strict=True):
         labels = [
             {"Name": name, "ParentName": "", "TaxonomyLevel": 1, "Confidence": conf}

@@ -9,17 +9,20 @@ from hashbanks.models import DEFAULT_DISTANCE
 from tests.hashbanks.conftest import PHOTOS, border_crop, bundled, half, jpeg, png
 
 
-def test_it_hashes_a_photo_as_64_hex_digits_with_its_quality():
+def test_it_hashes_a_photo_as_64_hex_digits_with_its_quality(settings):
     found = pdq.of_bytes(png(bundled("astronaut.png")))
     assert len(found.hex) == 64 and int(found.hex, 16)
-    assert found.quality >= pdq.MIN_QUALITY
+    assert found.quality >= settings.HASHBANKS_MIN_QUALITY
     assert pdq.of_bytes(png(bundled("astronaut.png"))) == found  # deterministic
 
 
-def test_a_flat_image_has_a_low_quality_and_garbage_is_not_an_image():
+def test_a_flat_image_has_a_low_quality_and_garbage_is_not_an_image(settings):
     from PIL import Image
 
-    assert pdq.of_bytes(png(Image.new("RGB", (200, 200), (120, 120, 120)))).quality < pdq.MIN_QUALITY
+    assert (
+        pdq.of_bytes(png(Image.new("RGB", (200, 200), (120, 120, 120)))).quality
+        < settings.HASHBANKS_MIN_QUALITY
+    )
     with pytest.raises(pdq.NotAnImage):
         pdq.of_bytes(b"not an image at all")
 

@@ -5,6 +5,7 @@ import html
 import re
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
@@ -14,6 +15,8 @@ from console.models import AuditEntry
 from hashbanks import pdq, services
 from hashbanks.models import Bank, BankHash
 from projects import services as project_services
+from tests.bulk_analysis.conftest import finished_job
+from tests.conftest import make_image_bytes
 from tests.hashbanks.conftest import bundled, half, jpeg, png
 
 pytestmark = pytest.mark.django_db
@@ -190,6 +193,60 @@ def test_it_adds_a_dataset_image_from_the_assign_labels_grid(client, owner, anno
         "/hash-banks/add/", {"bank_item": token[:-2] + "xx", "bank": label_bank.pk}, follow=True
     )
     assert "not one this console gave" in text(forged)
+
+
+def test_the_minimum_pdq_quality_is_a_setting(owner_client, label_bank, settings):
+    low_list = f"{HASHES[1].hex},32,low\n".encode()
+    plain = make_image_bytes(100, 90, seed=1)  # a few dots on a flat colour
+    quality = pdq.of_bytes(plain).quality
+    assert 10 <= quality < 50
+
+    def send():
+        owner_client.post(
+            f"/hash-banks/{label_bank.pk}/upload/",
+            {"images": SimpleUploadedFile("plain.jpg", plain, content_type="image/jpeg")},
+        )
+        return text(
+            owner_client.post(
+                f"/hash-banks/{label_bank.pk}/import/",
+                {"hash_list": SimpleUploadedFile("low.txt", low_list)},
+                follow=True,
+            )
+        )
+
+    page = send()
+    assert (
+        f"plain.jpg: PDQ quality {quality} is below 50" in page
+        and "low.txt line 1: PDQ quality 32 is below 50" in page
+    )
+    assert not label_bank.hashes.exists()
+
+    settings.HASHBANKS_MIN_QUALITY = 10
+    page = send()
+    assert "is below 10:" not in page and "is below 50:" not in page
+    assert "Images whose PDQ quality is below 10 are refused" in page
+    assert label_bank.hashes.filter(hash=HASHES[1].hex, quality=32).exists()
+    assert label_bank.hashes.filter(source="upload plain.jpg", variant="", quality=quality).exists()
+
+
+@pytest.mark.parametrize("page", ["/bulk-analysis/{}/", "/verify/{}/?threshold=50"], ids=["bulk", "verify"])
+def test_it_adds_a_bulk_job_image_from_its_card(client, owner, annotator, label_bank, page):
+    job = finished_job(owner, [{"Alcohol": 80.0}], files=[("horse.jpg", jpeg(bundled("horse.png")))])
+    url = page.format(job.pk)
+    client.force_login(annotator)
+    page = text(client.get(url))
+    assert "Add to bank" in page
+    token = re.search(r'name="bank_item" value="([^"]+)"', page).group(1)
+
+    answer = client.post("/hash-banks/add/", {"bank_item": token, "bank": label_bank.pk, "next": url})
+    assert answer.status_code == 302 and answer["Location"] == url
+    with default_storage.open(job.predictions.get(line=1).file) as stored:
+        horse = pdq.of_bytes(stored.read()).hex
+    assert label_bank.hashes.filter(hash=horse, variant="", source="bulk job done-job line 1").exists()
+    entry = AuditEntry.objects.get(action="hashbank.add_image")
+    assert entry.user == annotator and entry.detail["source"] == "bulk job done-job line 1"
+    assert entry.detail["hash"] == horse
+    assert "bulk job done-job line 1 added to bank known-hate" in text(client.get(url))
 
 
 def test_a_manager_removes_one_hash(owner_client, label_bank):
