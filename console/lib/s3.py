@@ -14,8 +14,8 @@ import re
 from django.conf import settings
 from django.core.files.storage import default_storage
 
-from console.backends.base import BackendError, ImageRef
 from console.lib import storage
+from console.lib.refs import BackendError, ImageRef
 
 MAX_OBJECTS = 10_000  # objects taken from one prefix: the dataset and bulk job limit (spec 4)
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from console.backends.base import BackendError, ImageRef
+from console.lib.refs import BackendError, ImageRef
 
 
 def bucket() -> str:
