@@ -99,12 +99,12 @@ def provider(live_server, tmp_path_factory):
 
     def answers():
         try:
-            return requests.get(f"{found.issuer}/.well-known/openid-configuration", timeout=1).ok
-        except requests.ConnectionError:
+            return requests.get(f"{found.issuer}/.well-known/openid-configuration", timeout=5).ok
+        except requests.RequestException:  # not listening yet, or too slow on a loaded machine
             return False
 
     try:
-        wait_for(answers, timeout=30, message="the test identity provider")
+        wait_for(answers, timeout=120, message="the test identity provider")
         yield found
     finally:
         proc.terminate()
