@@ -146,7 +146,7 @@ def _dataset(adapter: Adapter) -> tuple[list[tuple[str, list[str]]], list[tuple[
     return train, test
 
 
-def training_blockers(adapter: Adapter) -> list[str]:
+def training_blockers(*, adapter: Adapter) -> list[str]:
     """Why this adapter cannot be trained now, in words; empty when it can.
 
     The dataset rules (unlabeled images, the backend's minimum training and test set sizes)
@@ -185,7 +185,7 @@ def start_training(
     validate_kms_key_id(kms_key_id)
     if description is not None:
         validate_description(description)
-    blockers = training_blockers(adapter)
+    blockers = training_blockers(adapter=adapter)
     if blockers:
         raise ValidationError(
             [ValidationError(f"Training cannot start: {b}", code="not_ready") for b in blockers]
@@ -273,7 +273,7 @@ def _read(name: str) -> bytes:
         return fh.read()
 
 
-def training_spec(adapter: Adapter) -> TrainingSpec:
+def training_spec(*, adapter: Adapter) -> TrainingSpec:
     """The backend's TrainingSpec, read back from the adapter's frozen manifests."""
 
     def entries(name: str) -> list[ManifestEntry]:
@@ -300,7 +300,7 @@ def run_training(*, adapter: Adapter) -> TrainingStatus:
     Raises BackendError (the caller retries the retryable ones) and manifests.ManifestError.
     """
     backend = get_backend()
-    result = backend.start_training(spec=training_spec(adapter))
+    result = backend.start_training(spec=training_spec(adapter=adapter))
     if result.status == Adapter.Status.TRAINING_IN_PROGRESS:
         Adapter.objects.filter(pk=adapter.pk, status=Adapter.Status.TRAINING_IN_PROGRESS).update(
             backend_arn=result.adapter_arn if result.adapter_arn != adapter.arn else "",

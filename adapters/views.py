@@ -44,7 +44,7 @@ def cancel_training(request, pk):
 @require_http_methods(["GET", "POST"])
 def train_adapter(request, pk):
     adapter = _get_adapter(request, pk, access.MANAGER)
-    blockers = services.training_blockers(adapter)
+    blockers = services.training_blockers(adapter=adapter)
     form = TrainForm(request.POST or None, initial={"confidence_threshold": adapter.confidence_threshold})
     if request.method == "POST" and form.is_valid():
         try:

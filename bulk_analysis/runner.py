@@ -15,7 +15,7 @@ import enum
 import logging
 import time
 from collections.abc import Callable, Generator, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -31,6 +31,9 @@ from console.models import Notification, record
 from hashbanks import services as hashbanks
 from moderation import manifests, taxonomy
 from webhooks import services as webhooks
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -569,7 +572,7 @@ def give_up_unit(*, job_id: int, first_line: int, last_line: int, message: str) 
 CANCELLED = "Cancelled"  # FailureDetails.Code of a cancelled job (AWS has no call to cancel one)
 
 
-def cancel_job(*, user: Any, job: BulkAnalysisJob) -> bool:
+def cancel_job(*, user: User, job: BulkAnalysisJob) -> bool:
     """QUEUED or IN_PROGRESS -> FAILED with code Cancelled, the images not analysed with the same
     reason; a worker running one of its units stops at its next image (run_unit's stop). Nothing
     partial is left: a job's results manifest and summary are written only when it succeeds."""

@@ -10,7 +10,7 @@ with the reason.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -115,7 +115,7 @@ def fail(*, export_id: int, error: str) -> bool:
     )
 
 
-def clean_up(*, now=None) -> dict[str, int]:
+def clean_up(*, now: datetime | None = None) -> dict[str, int]:
     """Delete exports finished more than KEEP_FOR ago with their files; fail those whose worker died."""
     now = now or timezone.now()
     stale = Export.objects.filter(
