@@ -66,8 +66,13 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        # A project's entries newest first (the audit log's project filter).
-        indexes = [models.Index(fields=["project_name", "-created_at"], name="audit_project_newest_idx")]
+        indexes = [
+            # A project's entries newest first (the audit log's project filter).
+            models.Index(fields=["project_name", "-created_at"], name="audit_project_newest_idx"),
+            # One object's entries newest first (leases.recovery_notes on every job and adapter page:
+            # without it the page walked the whole audit table by date).
+            models.Index(fields=["object_type", "object_id", "-created_at"], name="audit_object_newest_idx"),
+        ]
         verbose_name_plural = "audit entries"
 
     def __str__(self) -> str:
