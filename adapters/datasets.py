@@ -70,29 +70,29 @@ def add_images(
     s3_uri: str = "",
     test_manifest: tuple[str, bytes] | None = None,
 ) -> ImportReport:
-    """Training images from any of the three sources, and optionally a test manifest."""
-    report = ImportReport()
+    """Training images from any of the three sources, and optionally a test manifest.
+
+    Every image is read, checked and stored first, outside any transaction (on SQLite a write
+    transaction locks the whole database: workers would wait for an upload); then one short
+    transaction writes the rows. A refusal anywhere leaves no row and no stored file."""
+    stages: list[_Stage] = []
+    existing: dict[str, dict[str, str]] = {}  # split -> {sha256: name}, staged images included
     try:
-        with transaction.atomic():
-            if files:
-                report.extend(import_files(user=user, adapter=adapter, files=list(files)))
-            if manifest:
-                report.extend(import_manifest(user=user, adapter=adapter, data=manifest[1], name=manifest[0]))
-            if s3_uri:
-                report.extend(import_s3_prefix(user=user, adapter=adapter, uri=s3_uri))
-            if test_manifest:
-                report.extend(
-                    import_manifest(
-                        user=user, adapter=adapter, data=test_manifest[1], name=test_manifest[0], split="test"
-                    )
-                )
-                if adapter.test_data != Adapter.TestData.MANIFEST:
-                    adapter.test_data = Adapter.TestData.MANIFEST
-                    adapter.save(update_fields=["test_data"])
-    except Exception:
-        delete_stored(report.added)
+        if files:
+            stages.append(_stage_files(adapter, list(files), existing=existing))
+        if manifest:
+            stages.append(_stage_manifest(adapter, manifest[1], manifest[0], existing=existing))
+        if s3_uri:
+            stages.append(_stage_s3_prefix(adapter, s3_uri, existing=existing))
+        if test_manifest:
+            stages.append(
+                _stage_manifest(adapter, test_manifest[1], test_manifest[0], "test", existing=existing)
+            )
+        return _write(user, adapter, stages, test_manifest=test_manifest is not None)
+    except BaseException:
+        for stage in stages:
+            delete_stored(stage.images)
         raise
-    return report
 
 
 # ---------------------------------------------------------------- imports
@@ -150,16 +150,47 @@ def _new_image(
     )
 
 
-class _Importer:
-    """Adds images one by one, skipping duplicates in the dataset and within this import."""
+@dataclass
+class _Stage:
+    """One import whose images are read, checked and stored, and whose rows are not written yet."""
 
-    def __init__(self, adapter: Adapter, split: str, source: str):
-        self.adapter, self.split, self.source = adapter, split, source
-        self.report = ImportReport()
-        self.seen: dict[str, str] = {}
-        self.existing = dict(
+    split: str
+    source: str  # as the audit entry names it
+    audit: dict[str, Any] = field(default_factory=dict)  # more for the audit entry
+    manifest: str = ""  # a manifest's name: its images are written all or none
+    report: ImportReport = field(default_factory=ImportReport)
+    staged: list[tuple[Image, list[str]]] = field(default_factory=list)  # (image, label names)
+    pdqs: dict[str, Any] = field(default_factory=dict)  # sha256 -> PDQ hash (hashbanks.services)
+
+    @property
+    def images(self) -> list[Image]:
+        return [image for image, _ in self.staged]
+
+
+def _existing(adapter: Adapter, split: str, existing: dict[str, dict[str, str]] | None) -> dict[str, str]:
+    """The images of the split, by sha256: in the dataset, or staged by an earlier part of this import."""
+    existing = {} if existing is None else existing
+    if split not in existing:
+        existing[split] = dict(
             Image.objects.filter(adapter=adapter, split=split).values_list("sha256", "original_name")
         )
+    return existing[split]
+
+
+def _keep(stage: _Stage, existing: dict[str, str], image: Image, labels: list[str], pdq: Any) -> None:
+    stage.staged.append((image, labels))
+    stage.pdqs[image.sha256] = pdq
+    existing[image.sha256] = image.original_name
+
+
+class _Importer:
+    """Stages images one by one, skipping duplicates in the dataset and within this import."""
+
+    def __init__(self, adapter: Adapter, stage: _Stage, existing: dict[str, dict[str, str]] | None):
+        self.adapter, self.stage = adapter, stage
+        self.report = stage.report
+        self.seen: dict[str, str] = {}
+        self.existing = _existing(adapter, stage.split, existing)
 
     def add(self, name: str, data: bytes) -> None:
         try:
@@ -176,21 +207,13 @@ class _Importer:
             )
             return
         self.seen[checked.sha256] = name
-        image = _new_image(self.adapter, checked, name=name, split=self.split, source=self.source)
-        pdq = hashbanks.compute_hash(data=checked.data)  # for the hash banks' lookups (hashbanks.services)
+        image = _new_image(self.adapter, checked, name=name, split=self.stage.split, source=self.stage.source)
         try:
-            with transaction.atomic():
-                image.save()
-                hashbanks.keep_hashes(hashes={checked.sha256: pdq})
-                DatasetCount.objects.add(tally([(self.adapter.pk, self.split, image.label_state, [])]))
-        except IntegrityError:  # added by someone else since we looked
-            delete_stored([image])
-            self.report.skipped.append((name, "duplicate: already in the dataset"))
-            return
-        except Exception:
+            pdq = hashbanks.compute_hash(data=checked.data)  # for the hash banks' lookups
+        except BaseException:
             delete_stored([image])
             raise
-        self.report.added.append(image)
+        _keep(self.stage, self.existing, image, [], pdq)
 
 
 def _tally_staged(staged: Iterable[tuple[Image, list[str]]]) -> Counter:
@@ -215,6 +238,82 @@ def _audit_import(
     )
 
 
+def _write(
+    user: User | None, adapter: Adapter, stages: list[_Stage], *, test_manifest: bool = False
+) -> ImportReport:
+    """Write the rows of staged imports in one short transaction. A manifest's images go in all
+    or none; an uploaded image someone added meanwhile is skipped (its stored files deleted)."""
+    report = ImportReport()
+    with transaction.atomic():
+        # A training may have started (and frozen the dataset) while the images were read.
+        adapter.status = Adapter.objects.values_list("status", flat=True).get(pk=adapter.pk)
+        _require_editable(adapter)
+        for stage in stages:
+            written = stage.staged
+            if stage.manifest:
+                try:
+                    with transaction.atomic():
+                        Image.objects.bulk_create(stage.images, batch_size=500)
+                except IntegrityError:
+                    raise ValidationError(
+                        f"{stage.manifest}: some of its images were added to the dataset meanwhile; "
+                        "import it again"
+                    ) from None
+            else:
+                written = []
+                for image, labels in stage.staged:
+                    try:
+                        with transaction.atomic():
+                            image.save()
+                    except IntegrityError:  # added by someone else since we looked
+                        delete_stored([image])
+                        stage.report.skipped.append(
+                            (image.original_name, "duplicate: already in the dataset")
+                        )
+                        continue
+                    written.append((image, labels))
+            ImageLabel.objects.bulk_create(
+                [ImageLabel(image=image, name=label) for image, labels in written for label in labels],
+                batch_size=CHUNK,
+            )
+            DatasetCount.objects.add(_tally_staged(written))
+            hashbanks.keep_hashes(hashes={image.sha256: stage.pdqs[image.sha256] for image, _ in written})
+            stage.report.added = [image for image, _ in written]
+            _audit_import(user, adapter, stage.report, source=stage.source, split=stage.split, **stage.audit)
+            report.extend(stage.report)
+        if test_manifest and adapter.test_data != Adapter.TestData.MANIFEST:
+            adapter.test_data = Adapter.TestData.MANIFEST
+            adapter.save(update_fields=["test_data"])
+    return report
+
+
+def _write_one(user: User | None, adapter: Adapter, stage: _Stage) -> ImportReport:
+    try:
+        return _write(user, adapter, [stage])
+    except BaseException:
+        delete_stored(stage.images)
+        raise
+
+
+def _stage_files(
+    adapter: Adapter,
+    files: Sequence[tuple[str, bytes]],
+    split: str = "train",
+    source: str = "upload",
+    *,
+    existing: dict[str, dict[str, str]] | None = None,
+) -> _Stage:
+    _require_editable(adapter)
+    importer = _Importer(adapter, _Stage(split, source), existing)
+    try:
+        for name, data in files:
+            importer.add(name, data)
+    except BaseException:
+        delete_stored(importer.stage.images)
+        raise
+    return importer.stage
+
+
 def import_files(
     *,
     user: User | None,
@@ -224,35 +323,24 @@ def import_files(
     source: str = "upload",
 ) -> ImportReport:
     """Uploaded files: each bad one is refused with its reason, the good ones are kept."""
-    _require_editable(adapter)
-    importer = _Importer(adapter, split, source)
-    try:
-        for name, data in files:
-            importer.add(name, data)
-    except Exception:
-        delete_stored(importer.report.added)
-        raise
-    _audit_import(user, adapter, importer.report, source=source, split=split)
-    return importer.report
+    return _write_one(user, adapter, _stage_files(adapter, files, split, source))
 
 
-def import_manifest(
-    *, user: User | None, adapter: Adapter, data: bytes, name: str, split: str = "train"
-) -> ImportReport:
-    """A content-moderation-groundtruth manifest; its labels are applied.
-
-    All or nothing: a manifest with any bad line (JSON, source-ref, label, unreadable or
-    invalid image) is refused whole with ManifestError listing every bad line, and nothing
-    is imported. Images already in the dataset, or repeated in the file, are skipped.
-    """
+def _stage_manifest(
+    adapter: Adapter,
+    data: bytes,
+    name: str,
+    split: str = "train",
+    *,
+    existing: dict[str, dict[str, str]] | None = None,
+) -> _Stage:
     _require_editable(adapter)
     lines = manifests.read_groundtruth(data, name=name)
-    existing = dict(Image.objects.filter(adapter=adapter, split=split).values_list("sha256", "original_name"))
-    report = ImportReport()
+    in_split = _existing(adapter, split, existing)
+    stage = _Stage(split, "manifest", audit={"manifest": name}, manifest=name)
+    report = stage.report
     errors: list[manifests.LineError] = []
-    staged: list[tuple[Image, list[str]]] = []
     seen: dict[str, int] = {}
-    pdqs: dict[str, Any] = {}  # sha256 -> PDQ hash, for the hash banks' lookups (hashbanks.services)
     reader = s3.Reader()
     try:
         for line in lines:
@@ -268,43 +356,41 @@ def import_manifest(
             if checked.sha256 in seen:
                 report.skipped.append((label, f"{line.uri} is the same image as line {seen[checked.sha256]}"))
                 continue
-            if checked.sha256 in existing:
+            if checked.sha256 in in_split:
                 report.skipped.append(
-                    (label, f"{line.uri} is already in the dataset as {existing[checked.sha256]}")
+                    (label, f"{line.uri} is already in the dataset as {in_split[checked.sha256]}")
                 )
                 continue
             seen[checked.sha256] = line.line
-            pdqs[checked.sha256] = hashbanks.compute_hash(data=checked.data)
+            pdq = hashbanks.compute_hash(data=checked.data)
             state = Image.LabelState.LABELED if line.labels else Image.LabelState.SAFE
             image = _new_image(
                 adapter, checked, name=line.uri, split=split, source=Image.Source.MANIFEST, label_state=state
             )
-            staged.append((image, line.labels))
+            _keep(stage, in_split, image, line.labels, pdq)
         if errors:
             raise manifests.ManifestError(name, errors)
-        with transaction.atomic():
-            try:
-                Image.objects.bulk_create([image for image, _ in staged], batch_size=500)
-            except IntegrityError:
-                raise ValidationError(
-                    f"{name}: some of its images were added to the dataset meanwhile; import it again"
-                ) from None
-            ImageLabel.objects.bulk_create(
-                [ImageLabel(image=image, name=label) for image, labels in staged for label in labels],
-                batch_size=CHUNK,
-            )
-            DatasetCount.objects.add(_tally_staged(staged))
-            hashbanks.keep_hashes(hashes=pdqs)
-            report.added = [image for image, _ in staged]
-            _audit_import(user, adapter, report, source="manifest", split=split, manifest=name)
-    except Exception:
-        delete_stored(image for image, _ in staged)
+    except BaseException:
+        delete_stored(stage.images)
         raise
-    return report
+    return stage
 
 
-def import_s3_prefix(*, user: User | None, adapter: Adapter, uri: str, split: str = "train") -> ImportReport:
-    """Every .jpg/.jpeg/.png object under an s3://bucket/folder/ prefix, file by file."""
+def import_manifest(
+    *, user: User | None, adapter: Adapter, data: bytes, name: str, split: str = "train"
+) -> ImportReport:
+    """A content-moderation-groundtruth manifest; its labels are applied.
+
+    All or nothing: a manifest with any bad line (JSON, source-ref, label, unreadable or
+    invalid image) is refused whole with ManifestError listing every bad line, and nothing
+    is imported. Images already in the dataset, or repeated in the file, are skipped.
+    """
+    return _write_one(user, adapter, _stage_manifest(adapter, data, name, split))
+
+
+def _stage_s3_prefix(
+    adapter: Adapter, uri: str, split: str = "train", *, existing: dict[str, dict[str, str]] | None = None
+) -> _Stage:
     _require_editable(adapter)
     try:
         bucket, prefix = s3.parse_prefix(uri)
@@ -318,7 +404,7 @@ def import_s3_prefix(*, user: User | None, adapter: Adapter, uri: str, split: st
         )
     if not objects:
         raise ValidationError(f"S3 location: there are no objects under {uri}", code="invalid")
-    importer = _Importer(adapter, split, Image.Source.S3)
+    importer = _Importer(adapter, _Stage(split, Image.Source.S3, audit={"uri": uri}), existing)
     reader = s3.Reader()
     try:
         for key, size in objects:
@@ -339,11 +425,15 @@ def import_s3_prefix(*, user: User | None, adapter: Adapter, uri: str, split: st
                 importer.report.failed.append((object_uri, str(exc)))
                 continue
             importer.add(object_uri, data)
-    except Exception:
-        delete_stored(importer.report.added)
+    except BaseException:
+        delete_stored(importer.stage.images)
         raise
-    _audit_import(user, adapter, importer.report, source="s3", split=split, uri=uri)
-    return importer.report
+    return importer.stage
+
+
+def import_s3_prefix(*, user: User | None, adapter: Adapter, uri: str, split: str = "train") -> ImportReport:
+    """Every .jpg/.jpeg/.png object under an s3://bucket/folder/ prefix, file by file."""
+    return _write_one(user, adapter, _stage_s3_prefix(adapter, uri, split))
 
 
 def copy_dataset(*, user: User | None, source: Adapter, target: Adapter) -> ImportReport:

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 
 from adapters.datasets import ImportReport, add_images, copy_dataset, delete_stored
 from adapters.models import Adapter
 from adapters.services import create_adapter
 from console.backends.base import BackendError, get_backend
-from console.models import Profile, record
+from console.models import AuditEntry, Profile, record
 from moderation import manifests
 from projects.models import Project
 
@@ -98,39 +99,55 @@ def create_adapter_with_images(
 ) -> tuple[Adapter, ImportReport]:
     """The Create project form: a new project (or an existing one), an adapter and its images.
 
-    Manifests are read before anything is created, and the whole creation is one
-    transaction: a refused manifest or S3 location leaves no project, adapter, image
-    row or stored file behind. Individual bad uploaded files are only reported.
+    Manifests are read before anything is created. The project and adapter rows are written
+    first, then the images are read and stored outside any transaction (adapters.datasets):
+    a refused manifest or S3 location removes the project, adapter, image rows and stored files
+    again, as if nothing had been created. Individual bad uploaded files are only reported.
     """
     for named in (manifest, test_manifest):
         if named:
             manifests.read_groundtruth(named[1], name=named[0])  # ManifestError lists every bad line
     if copy_from is not None and project is not None and copy_from.project_id != project.pk:
         raise ValidationError("Copy images from: choose an adapter of the same project", code="invalid")
+    new_project = project is None
+    with transaction.atomic():
+        if project is None:
+            project = create_project(user=user, name=project_name, auto_update=auto_update)
+        adapter = create_adapter(
+            user=user, project=project, name=adapter_name, description=description, copy_from=copy_from
+        )
     report = ImportReport()
     try:
-        with transaction.atomic():
-            if project is None:
-                project = create_project(user=user, name=project_name, auto_update=auto_update)
-            adapter = create_adapter(
-                user=user, project=project, name=adapter_name, description=description, copy_from=copy_from
+        if copy_from is not None:
+            report.extend(copy_dataset(user=user, source=copy_from, target=adapter))
+        report.extend(
+            add_images(
+                user=user,
+                adapter=adapter,
+                files=files,
+                manifest=manifest,
+                s3_uri=s3_uri,
+                test_manifest=test_manifest,
             )
-            if copy_from is not None:
-                report.extend(copy_dataset(user=user, source=copy_from, target=adapter))
-            report.extend(
-                add_images(
-                    user=user,
-                    adapter=adapter,
-                    files=files,
-                    manifest=manifest,
-                    s3_uri=s3_uri,
-                    test_manifest=test_manifest,
-                )
-            )
-    except Exception:
+        )
+    except BaseException:
         delete_stored(report.added)
+        _undo_create(adapter=adapter, project=project if new_project else None)
         raise
     return adapter, report
+
+
+def _undo_create(*, adapter: Adapter, project: Project | None) -> None:
+    """Remove a refused creation: the adapter (its images and counts go with it), the project if
+    it was made for it, and their audit entries (what a rolled-back transaction removed before)."""
+    made = Q(object_type=adapter._meta.label_lower, object_id=str(adapter.pk))
+    if project is not None:
+        made |= Q(object_type=project._meta.label_lower, object_id=str(project.pk))
+    with transaction.atomic():
+        AuditEntry.objects.filter(made).delete()
+        adapter.delete()
+        if project is not None:
+            project.delete()
 
 
 def set_blur_explicit(*, user: User, enabled: bool) -> None:

@@ -68,6 +68,8 @@ def _start_job(user, params: dict, token: str, params_sha256: str) -> str:
         )
     name = params.get("JobName") or f"api-job-{uuid.uuid4().hex[:8]}"
     manifest = params["Input"]["S3Object"]
+    # Read before the write transaction: on SQLite it locks the database for its whole length.
+    data = read_object(manifest, "Input.S3Object")
     with transaction.atomic():
         try:
             job = services.create_job(
@@ -75,7 +77,6 @@ def _start_job(user, params: dict, token: str, params_sha256: str) -> str:
             )
         except ValidationError as exc:  # an adapter that is not trained, or no longer (spec 1.7)
             raise service_error(exc, not_ready="ResourceNotReadyException") from None
-        data = read_object(manifest, "Input.S3Object")
         try:
             services.add_manifest(job=job, data=data, name=manifest["Name"])
         except ValidationError as exc:  # bad lines and too many images alike (spec 1.7)
