@@ -434,6 +434,18 @@ def test_a_killed_workers_work_is_taken_over_by_a_living_worker_on_redis(
 ):
     """SIGKILL with both kinds of work in flight and no restart: the other worker's beat check
     takes the work over within a lease and a check (shortened here)."""
+    taken_over_by_a_living_worker(owner, tmp_path, monkeypatch)
+
+
+def test_a_killed_workers_work_is_taken_over_by_a_living_worker_on_the_configured_broker(
+    owner, tmp_path, monkeypatch
+):
+    """The same on the suite's own broker: the filesystem broker of the embedded default (and
+    Redis again in the stack run)."""
+    taken_over_by_a_living_worker(owner, tmp_path, monkeypatch)
+
+
+def taken_over_by_a_living_worker(owner, tmp_path, monkeypatch) -> None:
     lease_seconds, check_seconds = 6, 2
     monkeypatch.setenv("WORK_LEASE_SECONDS", str(lease_seconds))  # WorkerProcess passes os.environ on
     monkeypatch.setenv("WORK_LEASE_CHECK_SECONDS", str(check_seconds))
