@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -48,6 +48,7 @@ from webhooks import services as webhooks
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
+    from console.models import Lease
     from projects.models import Project  # a type only: adapters sits below projects
 
 log = logging.getLogger(__name__)
@@ -294,13 +295,15 @@ def training_spec(*, adapter: Adapter) -> TrainingSpec:
     )
 
 
-def run_training(*, adapter: Adapter) -> TrainingStatus:
+def run_training(*, adapter: Adapter, still_held: Callable[[], bool] | None = None) -> TrainingStatus:
     """Train through the backend. A final result is stored; TRAINING_IN_PROGRESS (aws) keeps the ARN to poll.
 
     Raises BackendError (the caller retries the retryable ones) and manifests.ManifestError.
     """
     backend = get_backend()
-    result = backend.start_training(spec=training_spec(adapter=adapter))
+    spec = training_spec(adapter=adapter)
+    spec.still_held = still_held
+    result = backend.start_training(spec=spec)
     if result.status == Adapter.Status.TRAINING_IN_PROGRESS:
         Adapter.objects.filter(pk=adapter.pk, status=Adapter.Status.TRAINING_IN_PROGRESS).update(
             backend_arn=result.adapter_arn if result.adapter_arn != adapter.arn else "",
@@ -449,39 +452,52 @@ def resume_lost_trainings() -> dict[str, list[int]]:
     enqueued again up to MAX_TRAINING_ATTEMPTS, then failed; each loss is in the audit trail as
     adapter.worker_lost with when the worker was last seen and when the training was put back."""
     done: dict[str, list[int]] = {"requeued": [], "failed": []}
-    now = timezone.now()
     for lease in leases.take_over_lost(TRAINING_LEASE_PREFIX):
         pk = int(lease.key.removeprefix(TRAINING_LEASE_PREFIX))
-        adapter = Adapter.objects.training().filter(pk=pk).select_related("project").first()
-        if adapter is None:
-            continue
-        lost_at = min(now, lease.expires_at - timedelta(seconds=leases.lease_seconds()))
-        if adapter.training_attempts >= MAX_TRAINING_ATTEMPTS:
-            fail_training(
-                adapter=adapter,
-                message=f"Training stopped: the worker running it was lost "
-                f"{_plural(adapter.training_attempts, 'time')} (last at {lost_at:%H:%M:%S}). Check that "
-                "a worker is running and has enough memory, then train the adapter again.",
-            )
+        outcome = take_over_training(adapter_id=pk, lease=lease)
+        if outcome == "resumed":
+            _enqueue_training(pk)
+            done["requeued"].append(pk)
+        elif outcome == "failed":
             done["failed"].append(pk)
-            continue
-        with transaction.atomic():
-            moved = Adapter.objects.filter(
-                pk=pk, status=Adapter.Status.TRAINING_IN_PROGRESS, training_attempts=adapter.training_attempts
-            ).update(training_attempts=F("training_attempts") + 1)
-            if moved:
-                record(
-                    None,
-                    "adapter.worker_lost",
-                    adapter,
-                    project=adapter.project,
-                    worker=lease.worker,
-                    lost_at=lost_at.isoformat(),
-                    resumed_at=now.isoformat(),
-                )
-                transaction.on_commit(partial(_enqueue_training, pk))
-                done["requeued"].append(pk)
     return done
+
+
+def take_over_training(*, adapter_id: int, lease: Lease) -> str:
+    """Count a training taken over from a lost worker (the periodic check's, or a task delivered
+    again after its worker died) and audit it as adapter.worker_lost: "resumed" when it may run
+    again, "failed" when it had MAX_TRAINING_ATTEMPTS already, "" when it is no longer training or
+    another process counted this loss first."""
+    adapter = Adapter.objects.training().filter(pk=adapter_id).select_related("project").first()
+    if adapter is None:
+        return ""
+    now = timezone.now()
+    lost_at = min(now, lease.expires_at - timedelta(seconds=leases.lease_seconds()))
+    if adapter.training_attempts >= MAX_TRAINING_ATTEMPTS:
+        fail_training(
+            adapter=adapter,
+            message=f"Training stopped: the worker running it was lost "
+            f"{_plural(adapter.training_attempts, 'time')} (last at {lost_at:%H:%M:%S}). Check that "
+            "a worker is running and has enough memory, then train the adapter again.",
+        )
+        return "failed"
+    with transaction.atomic():
+        moved = Adapter.objects.filter(
+            pk=adapter_id,
+            status=Adapter.Status.TRAINING_IN_PROGRESS,
+            training_attempts=adapter.training_attempts,
+        ).update(training_attempts=F("training_attempts") + 1)
+        if moved:
+            record(
+                None,
+                "adapter.worker_lost",
+                adapter,
+                project=adapter.project,
+                worker=lease.worker,
+                lost_at=lost_at.isoformat(),
+                resumed_at=now.isoformat(),
+            )
+    return "resumed" if moved else ""
 
 
 # ------------------------------------------------------------------ deprecation

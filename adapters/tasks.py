@@ -11,7 +11,7 @@ from celery.signals import worker_ready
 from adapters import services
 from adapters.models import Adapter
 from console import leases
-from console.backends.base import BackendError
+from console.backends.base import LEASE_LOST, BackendError
 from moderation.manifests import ManifestError
 
 log = logging.getLogger(__name__)
@@ -62,11 +62,19 @@ def train_adapter(self, adapter_id: int) -> None:
     and a second training of the same manifests writes the same result over the first
     (the same artifact name). Under the training's lease: nothing while a living worker trains it."""
     with leases.hold(services.training_key(adapter_id)) as held:
-        if held is not None:
-            _train(self, adapter_id)
+        if held is None:
+            return
+        # Delivered again after its worker died (Redis): counted and audited as the periodic check does,
+        # so a training that kills its worker each time fails after MAX_TRAINING_ATTEMPTS.
+        if (
+            held.taken_from
+            and services.take_over_training(adapter_id=adapter_id, lease=held.taken_from) != "resumed"
+        ):
+            return
+        _train(self, adapter_id, held)
 
 
-def _train(task, adapter_id: int) -> None:
+def _train(task, adapter_id: int, held: leases.Held) -> None:
     adapter = _training(adapter_id)
     if adapter is None:
         return
@@ -74,7 +82,7 @@ def _train(task, adapter_id: int) -> None:
         poll_adapter_training.apply_async((adapter_id,), countdown=POLL_SECONDS)
         return
     try:
-        result = services.run_training(adapter=adapter)
+        result = services.run_training(adapter=adapter, still_held=lambda: not held.lost.is_set())
     except SoftTimeLimitExceeded:
         services.fail_training(
             adapter=adapter,
@@ -83,7 +91,8 @@ def _train(task, adapter_id: int) -> None:
         )
         return
     except BackendError as exc:
-        _retry_or_fail(task, adapter, exc)
+        if exc.code != LEASE_LOST:  # taken over: the worker that holds the lease now writes the result
+            _retry_or_fail(task, adapter, exc)
         return
     except ManifestError as exc:
         services.fail_training(adapter=adapter, message=f"The frozen dataset cannot be read: {exc}")

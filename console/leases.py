@@ -52,11 +52,15 @@ def _lost(lease: Lease, now) -> bool:
 
 
 class Held:
-    """A lease this process holds; `lost` is set when another worker took it over."""
+    """A lease this process holds; `lost` is set when another worker took it over.
+    `taken_from` is the lease of a lost worker this process took over on acquiring it (a task
+    delivered again after its worker died), for the caller to count and audit as the periodic
+    check does."""
 
-    def __init__(self, key: str, worker: str):
+    def __init__(self, key: str, worker: str, taken_from: Lease | None = None):
         self.key = key
         self.worker = worker
+        self.taken_from = taken_from
         self.lost = threading.Event()
 
     def renew(self) -> bool:
@@ -81,7 +85,7 @@ def acquire(key: str) -> Held | None:
                 return None
     except IntegrityError:  # another process created it first
         return None
-    return Held(key, me)
+    return Held(key, me, taken_from=lease if lease is not None and lease.worker != me else None)
 
 
 def release(held: Held) -> None:

@@ -8,7 +8,7 @@ TaxonomyLevel and Confidence; a detect result is a DetectModerationLabels respon
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,9 @@ class ManifestEntry:
     labels: list[str]
 
 
+LEASE_LOST = "LeaseLost"  # BackendError code: the work was taken over by another worker
+
+
 @dataclass
 class TrainingSpec:
     project_arn: str
@@ -39,6 +42,9 @@ class TrainingSpec:
     tags: dict[str, str] = field(default_factory=dict)
     kms_key_id: str = ""
     output_prefix: str = ""  # where manifests and results are written (bucket is the backend's)
+    # False once another worker took the training over: the backend then writes nothing and raises
+    # BackendError(LEASE_LOST), so an adapter's files are written by one worker only.
+    still_held: Callable[[], bool] | None = None
 
 
 @dataclass

@@ -33,6 +33,7 @@ from moderation.engine.evaluation import autosplit, evaluate
 from moderation.engine.taxonomy_map import top_level_confidences
 
 from .base import (
+    LEASE_LOST,
     BackendError,
     BulkStatus,
     ImageRef,
@@ -307,6 +308,8 @@ class LocalBackend(ModerationBackend):
         ]
         train_lines = [self._output_line(e) for e in training]
 
+        if spec.still_held is not None and not spec.still_held():
+            raise BackendError(LEASE_LOST, "another worker took this training over")
         directory = adapter_dir(spec.adapter_arn)
         prefix = (spec.output_prefix or directory).rstrip("/")
         seconds = round(time.perf_counter() - started, 3)
