@@ -1,13 +1,16 @@
 """Leases on running work (console.leases): held while renewed, taken over when the worker is gone."""
 
+import re
 import socket
 import subprocess
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from adapters import services as adapter_services
+from adapters.models import Adapter
 from bulk_analysis import runner
 from bulk_analysis import services as bulk_services
 from bulk_analysis.models import BulkAnalysisJob
@@ -66,6 +69,28 @@ def test_a_unit_whose_worker_died_is_put_back_and_audited(owner):
     entry = AuditEntry.objects.get(action="bulk.worker_lost")
     assert entry.object_id == str(job.pk) and entry.detail["lines"] == "1-25"
     assert runner.resume_lost() == []  # taken over once
+
+
+def test_the_pages_say_when_a_worker_was_lost_and_the_work_resumed(owner, owner_client):
+    job = bulk_services.create_job(user=owner, name="lost-page")
+    bulk_services.add_files(job=job, files=images(2))
+    bulk_services.start_job(user=owner, job=job)
+    BulkAnalysisJob.objects.filter(pk=job.pk).update(status="IN_PROGRESS")
+    lease(runner.unit_key(job.pk, 1, 25), dead_worker())
+    runner.resume_lost()
+    page = owner_client.get(reverse("bulk-detail", args=[job.pk])).content.decode()
+    assert re.search(r"Worker lost at \d\d:\d\d:\d\d, resumed at \d\d:\d\d:\d\d \(images 1-25\)\.", page)
+
+    from projects.services import create_project
+
+    adapter = adapter_services.create_adapter(
+        user=owner, project=create_project(user=owner, name="p"), name="a"
+    )
+    Adapter.objects.filter(pk=adapter.pk).update(status=Adapter.Status.TRAINING_IN_PROGRESS)
+    lease(adapter_services.training_key(adapter.pk), dead_worker())
+    adapter_services.resume_lost_trainings()
+    page = owner_client.get(reverse("adapters-detail", args=[adapter.pk])).content.decode()
+    assert re.search(r"Worker lost at \d\d:\d\d:\d\d, resumed at \d\d:\d\d:\d\d\.", page)
 
 
 def test_a_training_whose_worker_died_is_enqueued_again_then_failed(owner):
