@@ -315,7 +315,7 @@ def int8_model(name: str, model: bytes, model_dir: Path | None) -> bytes:
     set and ONNX Runtime version (whose quantizer makes the file)."""
     import onnxruntime as ort
 
-    from .quantize import node_names, pointwise_convs, quantize
+    from .quantize import node_names, pointwise_convs, quantize, saturates
 
     def build() -> bytes:
         _, input_name, prepare, _ = NETWORKS[name]
@@ -330,6 +330,7 @@ def int8_model(name: str, model: bytes, model_dir: Path | None) -> bytes:
 
     key = hashlib.sha256(model).hexdigest()[:16]
     part = {"detector": "headend-float", "nsfw": "all"}.get(name, f"pw{INT8_PARTS[name]}")
+    part += "-7bit" if saturates() else ""  # the weights' range depends on the CPU (quantize.py)
     return modelcache.cached(
         model_dir, f"{name}-int8-{part}-{key}-cal{calibration.VERSION}-ort{ort.__version__}.onnx", build
     )
