@@ -62,9 +62,16 @@ class Role:
         return self.log_path.read_text()
 
     def stop(self):
+        """SIGTERM, then SIGKILL after a grace period, as `docker compose stop` does: a worker's warm
+        shutdown waits for its running task (a fresh data folder's model build takes minutes on a
+        loaded machine), which is not what these tests are about."""
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, 15)
-            self.proc.wait(timeout=30)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait(timeout=30)
         self.log.close()
 
 
