@@ -11,6 +11,7 @@ serves every kind of work.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import threading
@@ -18,11 +19,13 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from console.models import AuditEntry, Lease
+
+log = logging.getLogger(__name__)
 
 
 def lease_seconds() -> float:
@@ -105,8 +108,11 @@ def hold(key: str) -> Iterator[Held | None]:
     def renew() -> None:
         try:
             while not stop.wait(lease_seconds() / 4):
-                if not held.renew():
-                    return
+                try:
+                    if not held.renew():
+                        return
+                except DatabaseError as exc:  # SQLite busy past its timeout: try again next quarter
+                    log.warning("lease %s not renewed this time: %s", key, exc)
         finally:
             connection.close()  # this thread's own connection
 
