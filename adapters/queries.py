@@ -15,6 +15,7 @@ from console import access
 from console.backends.base import get_backend
 from console.lib import storage
 from console.lib.pagination import CountedPaginator
+from console.lib.protection import Protection
 from console.models import Profile
 from moderation import manifests, taxonomy
 
@@ -103,7 +104,7 @@ def labeling_workspace(*, user, adapter: Adapter, params) -> dict:
     )
     total = _filtered_count(applied, counts, per_label)
     page = CountedPaginator(page_images, per_page, count=total).get_page(params.get("page"))
-    blur = Profile.for_user(user).blur_explicit  # query 4
+    protection = Profile.for_user(user).protection()  # queries 4-5
     cards = []
     for image in page.object_list:
         names = sorted((label.name for label in image.labels.all()), key=order.get)
@@ -111,7 +112,7 @@ def labeling_workspace(*, user, adapter: Adapter, params) -> dict:
             {
                 "image": image,
                 "labels": names,
-                "blurred": blur and taxonomy.BLURRED_TOP_LEVEL in names,
+                "protect": protection.classes(names),
             }
         )
     query = QueryDict(mutable=True)
@@ -146,7 +147,6 @@ def labeling_workspace(*, user, adapter: Adapter, params) -> dict:
         "query": query_string,
         "here": here.urlencode(),
         "top_level": taxonomy.TOP_LEVEL,
-        "blur": blur,
         "can_label": access.has_role(user, access.ANNOTATOR),
         "editable": adapter.status in EDITABLE,
         "dataset_counts": dataset,
@@ -223,8 +223,18 @@ def _with_thumbnails(adapter: Adapter, rows: list[dict]) -> list[dict]:
     return rows
 
 
-def adapter_page(*, adapter: Adapter, params) -> dict:
-    """The adapter page: its tabs, and the selected one's content at the chosen threshold and label."""
+def _protected(rows: list[dict], protection: Protection, *keys: str) -> list[dict]:
+    """Give each row the classes reviewer protection gives its thumbnail, from its labels under
+    `keys` (names, or (name, confidence) pairs)."""
+    for row in rows:
+        names = [item[0] if isinstance(item, tuple | list) else item for key in keys for item in row[key]]
+        row["protect"] = protection.classes(names)
+    return rows
+
+
+def adapter_page(*, adapter: Adapter, params, protection: Protection) -> dict:
+    """The adapter page: its tabs, and the selected one's content at the chosen threshold and label;
+    the image tabs' thumbnails protected as `protection` says."""
     tab = params.get("tab", "performance")
     if tab not in dict(TABS):
         tab = "performance"
@@ -256,15 +266,23 @@ def adapter_page(*, adapter: Adapter, params) -> dict:
             rows = performance.test_rows(adapter.test_results or [], labels, threshold)
             flipped_only = params.get("flipped") == "1"
             ctx.update(
-                test_rows=_with_thumbnails(
-                    adapter, [r for r in rows if r["flipped"] or not flipped_only][:MAX_LISTED_IMAGES]
+                test_rows=_protected(
+                    _with_thumbnails(
+                        adapter, [r for r in rows if r["flipped"] or not flipped_only][:MAX_LISTED_IMAGES]
+                    ),
+                    protection,
+                    "truth",
+                    "base",
+                    "adapter",
                 ),
                 flipped_only=flipped_only,
                 flipped_count=sum(r["flipped"] for r in rows),
                 test_count=len(rows),
             )
     if tab == "training":
-        ctx["training_images"] = _with_thumbnails(adapter, _training_images(adapter)[:MAX_LISTED_IMAGES])
+        ctx["training_images"] = _protected(
+            _with_thumbnails(adapter, _training_images(adapter)[:MAX_LISTED_IMAGES]), protection, "labels"
+        )
     if tab == "use":
         args = {
             "adapter_arn": adapter.remote_arn,

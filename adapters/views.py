@@ -11,6 +11,7 @@ from adapters import datasets, queries, services, uploads
 from adapters.forms import AddImagesForm, LabelForm, TrainForm
 from adapters.models import Adapter, Image
 from console import access, leases
+from console.models import Profile
 from moderation import taxonomy
 from moderation.manifests import ManifestError
 
@@ -24,7 +25,9 @@ def _get_adapter(request, pk, role=access.VIEWER) -> Adapter:
 def adapter_detail(request, pk):
     """The adapter page; htmx polls the same view for the body while training runs."""
     adapter = _get_adapter(request, pk)
-    ctx = queries.adapter_page(adapter=adapter, params=request.GET)
+    ctx = queries.adapter_page(
+        adapter=adapter, params=request.GET, protection=Profile.for_user(request.user).protection()
+    )
     ctx["recoveries"] = leases.recovery_notes(adapter, "adapter.worker_lost")
     if request.htmx:
         return render(request, "adapters/_body.html", ctx)

@@ -12,6 +12,7 @@ from bulk_analysis import histograms
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from console import access
 from console.lib.pagination import CountedPaginator
+from console.lib.protection import Protection
 from moderation import taxonomy
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ def results(
     label: str,
     flag: str,
     page: str | None,
-    blur: bool,
+    protection: Protection,
 ) -> dict[str, Any]:
     """The finished job's results: counts at the threshold, per-label bars and one page of cards."""
     counts = histograms.counts_at(binned, threshold, taxonomy.TOP_LEVEL)
@@ -139,14 +140,15 @@ def results(
         "counts": counts,
         "bars": [(name, n, round(100 * n / peak)) for name, n in counts["per_label"]],
         "page": grid,
-        "cards": [card(p, threshold) for p in grid],  # chips for this page's predictions only
+        # chips for this page's predictions only
+        "cards": [card(p, threshold, protection) for p in grid],
         "failed": binned["failed"],
-        "blur": blur,
     }
 
 
-def card(prediction: Prediction, threshold: float) -> dict[str, Any]:
-    """One image of the results grid: its labels by confidence, those shown at the threshold."""
+def card(prediction: Prediction, threshold: float, protection: Protection) -> dict[str, Any]:
+    """One image of the results grid: its labels by confidence, those shown at the threshold, and
+    the classes reviewer protection gives its thumbnail (predicted at any confidence)."""
     tops = sorted(prediction.top_labels.items(), key=lambda item: -item[1])
     return {
         "p": prediction,
@@ -154,7 +156,7 @@ def card(prediction: Prediction, threshold: float) -> dict[str, Any]:
         "alt": alt_text(prediction, threshold),
         "labels": tops,
         "shown": [(n, c) for n, c in tops if c >= threshold],
-        "explicit": taxonomy.BLURRED_TOP_LEVEL in prediction.top_labels,
+        "protect": protection.classes(prediction.top_labels),
     }
 
 

@@ -148,7 +148,7 @@ def job_detail(request, pk):
             label=request.GET.get("label", ""),
             flag=request.GET.get("flag", ""),
             page=request.GET.get("page"),
-            blur=Profile.for_user(request.user).blur_explicit,
+            protection=Profile.for_user(request.user).protection(),
         )
     return render(request, "bulk_analysis/detail.html", context)
 

@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 
+from console.forms import OrganisationProtectionForm
 from console.lib.admin_lists import recent_values
 from console.models import (
     AuditEntry,
@@ -10,6 +11,7 @@ from console.models import (
     Lease,
     LoginFailure,
     Notification,
+    OrganisationProtection,
     Profile,
     ProviderIdentity,
     WorkerHeartbeat,
@@ -18,11 +20,26 @@ from console.models import (
 
 @admin.register(Profile)
 class ProfileAdmin(admin.ModelAdmin):
-    list_display = ["user", "role", "blur_explicit"]
+    list_display = ["user", "role", "protection_mode"]
     show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
-    list_filter = ["role", "blur_explicit"]
+    list_filter = ["role", "protection_mode"]
     search_fields = ["user__username", "user__email"]
     list_select_related = ["user"]
+
+
+@admin.register(OrganisationProtection)
+class OrganisationProtectionAdmin(admin.ModelAdmin):
+    """The one row of organisation defaults (also on the console's Reviewer protection page)."""
+
+    form = OrganisationProtectionForm
+    list_display = ["__str__"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
+
+    def has_add_permission(self, request):
+        return not OrganisationProtection.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Notification)

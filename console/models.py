@@ -1,6 +1,31 @@
 from django.conf import settings
 from django.db import models
 
+from console.lib.protection import BLUR, MODES, Protection
+from moderation import taxonomy
+
+
+def _default_categories() -> list[str]:
+    return list(taxonomy.PROTECTED_BY_DEFAULT)
+
+
+class OrganisationProtection(models.Model):
+    """Reviewer protection for everyone who keeps the organisation default: one row, set by an admin."""
+
+    mode = models.CharField(max_length=16, choices=MODES, default=BLUR)
+    categories = models.JSONField(default=_default_categories, blank=True)  # top-level names
+
+    class Meta:
+        verbose_name = verbose_name_plural = "organisation reviewer protection"
+
+    def __str__(self) -> str:
+        return f"{self.get_mode_display()}: {', '.join(self.categories) or 'no category'}"
+
+    @classmethod
+    def get(cls) -> "OrganisationProtection":
+        """The one row; until an admin saves it, the defaults (unsaved): one query, no write."""
+        return cls.objects.order_by("pk").first() or cls()
+
 
 class Profile(models.Model):
     """A person's role in the console and their own settings."""
@@ -16,7 +41,15 @@ class Profile(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
     # A new user can only read until someone with the admin role gives them more.
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
-    blur_explicit = models.BooleanField(default=True, help_text="Blur images labeled Explicit until revealed")
+    # Reviewer protection: "" keeps the organisation default; otherwise the person's own mode and
+    # categories (top-level names).
+    protection_mode = models.CharField(
+        max_length=16, choices=MODES, blank=True, default="", verbose_name="reviewer protection"
+    )
+    protected_categories = models.JSONField(default=list, blank=True)
+    # Replaced by protection_mode (migration 0010 carried it over) and read by nothing: removed with
+    # projects.services.set_blur_explicit, which still names it.
+    blur_explicit = models.BooleanField(default=True, editable=False)
 
     def __str__(self) -> str:
         return f"{self.user} ({self.role})"
@@ -25,6 +58,13 @@ class Profile(models.Model):
         if self.user.is_superuser:
             return True
         return self.RANK[self.role] >= self.RANK[role]
+
+    def protection(self) -> Protection:
+        """The reviewer protection in effect for this person: their own, or the organisation's."""
+        if self.protection_mode:
+            return Protection(self.protection_mode, frozenset(self.protected_categories))
+        org = OrganisationProtection.get()
+        return Protection(org.mode, frozenset(org.categories))
 
     @classmethod
     def for_user(cls, user) -> "Profile":

@@ -9,6 +9,12 @@ urlpatterns = [
     path("notifications/read/", views.mark_notifications_read, name="console-notifications-read"),
     path("healthz", views.healthz, name="console-healthz"),
     path("audit/", views.audit_log, name="console-audit"),
+    path("settings/protection/", views.protection_settings, name="console-protection"),
+    path(
+        "settings/protection/organisation/",
+        views.organisation_protection,
+        name="console-protection-organisation",
+    ),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Sign-in with OpenID Connect (404 unless configured): to the provider, and back.

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
@@ -9,8 +10,17 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from console import access, oidc
+from console.forms import OrganisationProtectionForm, ProtectionForm
 from console.lib.pagination import UncountedPaginator
-from console.models import AuditEntry, LoginFailure, Notification, WorkerHeartbeat
+from console.models import (
+    AuditEntry,
+    LoginFailure,
+    Notification,
+    OrganisationProtection,
+    Profile,
+    WorkerHeartbeat,
+    record,
+)
 
 NAVIGATION = [
     ("Custom Moderation", "console-home"),
@@ -20,6 +30,7 @@ NAVIGATION = [
     ("API keys", "console-api-keys"),
     ("Webhooks", "webhooks-list"),
     ("Audit log", "console-audit"),
+    ("Reviewer protection", "console-protection"),
 ]
 
 
@@ -122,3 +133,33 @@ def audit_log(request):
     # No COUNT over the whole trail: Previous and Next, from one row past the page.
     page = UncountedPaginator(entries, 100).get_page(request.GET.get("page"))
     return render(request, "console/audit.html", {"page": page, "project": project})
+
+
+def protection_settings(request):
+    """A person's reviewer protection: the organisation default, or their own mode and categories."""
+    access.require_role(request.user, access.VIEWER)
+    profile = Profile.for_user(request.user)
+    form = ProtectionForm(request.POST or None, instance=profile)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Reviewer protection saved.")
+        return redirect("console-protection")
+    context = {
+        "form": form,
+        "organisation": OrganisationProtection.get(),
+        "is_admin": access.has_role(request.user, access.ADMIN),
+    }
+    return render(request, "console/protection.html", context)
+
+
+def organisation_protection(request):
+    """The organisation default, for everyone who has not chosen their own: admins only."""
+    access.require_role(request.user, access.ADMIN)
+    organisation = OrganisationProtection.get()
+    form = OrganisationProtectionForm(request.POST or None, instance=organisation)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        record(request.user, "protection.organisation", organisation, **form.cleaned_data)
+        messages.success(request, "Organisation default saved.")
+        return redirect("console-protection")
+    return render(request, "console/protection_organisation.html", {"form": form})

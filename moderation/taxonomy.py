@@ -76,8 +76,14 @@ V6_TOP_LEVEL: dict[str, list[str]] = {
 
 CONTENT_TYPES = ("Animated", "Illustrated")
 
-# The label whose images are blurred until a reviewer reveals them.
-BLURRED_TOP_LEVEL = "Explicit"
+# Reviewer protection: the top-level categories whose images are shown blurred (or in greyscale)
+# until revealed, unless an admin or the reviewer chooses others (console.models.OrganisationProtection).
+PROTECTED_BY_DEFAULT: tuple[str, ...] = (
+    "Explicit",
+    "Non-Explicit Nudity of Intimate parts and Kissing",
+    "Visually Disturbing",
+    "Violence",
+)
 
 
 @dataclass(frozen=True)

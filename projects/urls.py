@@ -8,5 +8,4 @@ urlpatterns = [
     path("projects/new/", views.new_project, name="projects-new"),
     path("projects/<int:pk>/", views.project_detail, name="projects-detail"),
     path("projects/<int:pk>/delete/", views.delete_project, name="projects-delete"),
-    path("projects/settings/blur/", views.toggle_blur, name="projects-toggle-blur"),
 ]

@@ -1,8 +1,6 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
 
 from adapters import uploads
 from console import access
@@ -84,16 +82,3 @@ def delete_project(request, pk):
         return redirect("projects-detail", pk)
     messages.success(request, f"Project {project.name} deleted.")
     return redirect("console-home")
-
-
-@require_POST
-def toggle_blur(request):
-    """The per-user setting: blur images labeled Explicit until revealed."""
-    access.require_role(request.user, access.VIEWER)
-    services.set_blur_explicit(user=request.user, enabled=request.POST.get("blur") == "on")
-    nxt = request.POST.get("next", "")
-    # Only a page of this console ("/\\evil.example" is another site to a browser).
-    safe = url_has_allowed_host_and_scheme(
-        nxt, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-    return redirect(nxt if safe and nxt.startswith("/") else "console-home")

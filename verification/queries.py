@@ -13,6 +13,7 @@ from bulk_analysis import histograms
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from bulk_analysis.queries import alt_text, file_name, filtered_predictions, job_histograms
 from console.lib.pagination import CountedPaginator
+from console.lib.protection import Protection
 from moderation import taxonomy
 from verification.models import ImageReview
 from verification.rules import OUTCOME_TEXT, image_outcomes, predicted_labels
@@ -24,7 +25,7 @@ def card_context(
     prediction: Prediction,
     threshold: float,
     *,
-    blur: bool,
+    protection: Protection,
     verdicts: Mapping[str, str] | None = None,
     reviewed: bool | None = None,
     duplicates: int | None = None,
@@ -58,8 +59,8 @@ def card_context(
         "negative": OUTCOME_TEXT["tn"] if reviewed and "" in outcomes else "",
         "flagged": bool(predicted),
         "addable": [name for name in taxonomy.TOP_LEVEL if name not in predicted and name not in verdicts],
-        "blurred": blur
-        and (taxonomy.BLURRED_TOP_LEVEL in prediction.top_labels or taxonomy.BLURRED_TOP_LEVEL in verdicts),
+        # Predicted at any confidence, or labeled by a reviewer.
+        "protect": protection.classes([*prediction.top_labels, *verdicts]),
         "threshold": threshold,
         "duplicates": near_duplicate_count(prediction) if duplicates is None else duplicates,
     }
@@ -81,7 +82,7 @@ def grid(
     status: str,
     order: str,
     page: str | None,
-    blur: bool,
+    protection: Protection,
     verdicts: Mapping[int, Mapping[str, str]],
     reviewed: set[int],
     group: str = "",
@@ -128,7 +129,7 @@ def grid(
         card_context(
             p,
             threshold,
-            blur=blur,
+            protection=protection,
             verdicts=verdicts.get(p.pk, {}),
             reviewed=p.pk in reviewed,
             duplicates=sizes.get(p.duplicate_group, 1) - 1,

@@ -41,7 +41,7 @@ def verify_job(request, pk):
         status=status,
         order=order,
         page=request.GET.get("page"),
-        blur=Profile.for_user(request.user).blur_explicit,
+        protection=Profile.for_user(request.user).protection(),
         verdicts=verdicts,
         reviewed=reviewed,
         group=request.GET.get("group", ""),
@@ -83,7 +83,7 @@ def _answer(request, prediction, threshold, error: str = ""):
     """The updated card for htmx (with an event that refreshes the statistics), else back to the page."""
     if request.htmx:
         context = queries.card_context(
-            prediction, threshold, blur=Profile.for_user(request.user).blur_explicit
+            prediction, threshold, protection=Profile.for_user(request.user).protection()
         )
         context.update(job=prediction.job, can_verify=True, error=error)
         response = render(request, "verification/_card.html", context)
@@ -247,6 +247,6 @@ def review_queue(request, pk):
     }
     if prediction is not None:
         context |= queries.card_context(
-            prediction, threshold, blur=Profile.for_user(request.user).blur_explicit
+            prediction, threshold, protection=Profile.for_user(request.user).protection()
         )
     return render(request, "verification/queue.html", context)

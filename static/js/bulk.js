@@ -76,19 +76,4 @@
       window.location.assign(url.toString());
     });
   }
-
-  // A blurred image is revealed by a click or by Enter on its link (the first press reveals, the
-  // next opens it), and blurred again when the pointer or the focus leaves its card.
-  document.addEventListener("click", function (event) {
-    var link = event.target.closest(".card a");
-    var img = link ? link.querySelector("img[data-reveal].blurred") : event.target.closest("img[data-reveal].blurred");
-    if (img) { event.preventDefault(); img.classList.remove("blurred"); }
-  });
-  function rehide(event) {
-    var card = event.target.closest && event.target.closest(".card");
-    if (!card || (event.relatedTarget && card.contains(event.relatedTarget))) return;
-    card.querySelectorAll("img[data-reveal]").forEach(function (img) { img.classList.add("blurred"); });
-  }
-  document.addEventListener("mouseout", rehide);
-  document.addEventListener("focusout", rehide);
 })();

@@ -3,11 +3,6 @@
 // counts, comes back into #workspace; the label keys send the same request with htmx.ajax.
 (function () {
   "use strict";
-  // The blur switch saves itself when it changes (a plain form post).
-  document.addEventListener("change", (e) => {
-    if (e.target.matches("[data-autosubmit]")) e.target.form.submit();
-  });
-
   const ws = document.getElementById("workspace");
   if (!ws) return;
   let focus = 0;
@@ -66,12 +61,10 @@
   });
 
   ws.addEventListener("click", (e) => {
-    if (e.target.closest("[data-reveal]")) {
-      const card = e.target.closest(".card");
-      card.querySelector("img").classList.remove("blurred");
-      e.target.closest("[data-reveal]").remove();
-      return;
-    }
+    // Reveal and re-hide are static/js/protection.js's: a click that reveals selects nothing.
+    const img = e.target.closest("img[data-protect]");
+    const hidden = img && img.classList.contains(img.dataset.protect.split(" ")[0]);
+    if (e.target.closest("[data-reveal]") || hidden) return;
     if (e.target.closest("[data-select-page]")) {
       cards().forEach((c) => select(c, true));
       refresh();
@@ -117,6 +110,8 @@
     if (!shortcutsOn()) return;
     const t = e.target;
     if (t.matches("input[type=text], input[type=file], textarea, select")) return;
+    // Enter and Space press the focused button or link (the Reveal button among them).
+    if ((e.key === "Enter" || e.key === " ") && t.matches("button, a, summary")) return;
     const openPicker = ws.querySelector("details.picker[open]");
     if (e.key === "Escape") {
       if (openPicker) openPicker.open = false;

@@ -10,8 +10,8 @@
   function focusCard(card) {
     cards().forEach(function (c) {
       c.classList.remove("focused");
-      // leaving a card blurs again what was revealed on it
-      if (c !== card) c.querySelectorAll("img[data-reveal]").forEach(function (img) { img.classList.add("blurred"); });
+      // leaving a card hides again what was revealed on it (static/js/protection.js)
+      if (c !== card) window.protection.hide(c);
     });
     if (!card) return;
     card.classList.add("focused");
@@ -66,7 +66,7 @@
       focusedId = card.id;
       cards().forEach(function (c) {
         c.classList.toggle("focused", c === card);
-        if (c !== card) c.querySelectorAll("img[data-reveal]").forEach(function (img) { img.classList.add("blurred"); });
+        if (c !== card) window.protection.hide(c);
       });
     }
   });
@@ -77,11 +77,6 @@
     slider.addEventListener("input", function () { document.getElementById("threshold-value").textContent = slider.value; });
     slider.addEventListener("change", function () { slider.form.requestSubmit(); });
   }
-
-  document.addEventListener("click", function (event) {
-    var img = event.target.closest("img[data-reveal].blurred");
-    if (img) { event.preventDefault(); img.classList.remove("blurred"); }
-  });
 
   function undo() {
     var entry = undoStack.pop();
@@ -129,7 +124,7 @@
     else if (key === "x" || key === "n") act("incorrect");
     else if (key === "a") { var card = current(); if (card) { focusCard(card); card.querySelector("select[name=label]").focus(); } }
     else if (key === "u") undo();
-    else if (key === "r") { var c = current(); var img = c && c.querySelector("img.blurred"); if (img) img.classList.remove("blurred"); }
+    else if (key === "r") { var c = current(); if (c) window.protection.revealIn(c); }
     else return;
     event.preventDefault();
   });

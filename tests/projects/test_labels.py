@@ -245,16 +245,14 @@ def test_annotators_label_viewers_only_look(client, annotator, viewer, adapter, 
     assert Image.objects.get(pk=dataset[4].pk).label_state == "safe"
 
 
-def test_explicit_images_are_blurred_unless_the_user_turns_it_off(owner_client, owner, adapter, dataset):
+def test_protected_images_are_blurred_unless_the_user_turns_it_off(owner_client, owner, adapter, dataset):
     datasets.set_labels(user=owner, images=[dataset[5]], add=["Explicit"])
     text = page_text(owner_client.get(labels_url(adapter)))
-    assert text.count('class="blurred"') == 1 and "Reveal (Explicit)" in text
-    response = owner_client.post(reverse("projects-toggle-blur"), {"next": labels_url(adapter)})
-    assert response["Location"] == labels_url(adapter)
-    assert not Profile.objects.get(user=owner).blur_explicit
-    assert 'class="blurred"' not in page_text(owner_client.get(labels_url(adapter)))
-    owner_client.post(reverse("projects-toggle-blur"), {"blur": "on", "next": "https://evil.example/"})
-    assert Profile.objects.get(user=owner).blur_explicit
+    # The defaults protect Violence (images 1 and 2) and Explicit (image 5), not Alcohol (image 0).
+    assert text.count('data-protect="blurred"') == 3 and "Reveal</button>" in text
+    owner_client.post(reverse("console-protection"), {"protection_mode": "none"})
+    assert Profile.objects.get(user=owner).protection_mode == "none"
+    assert "data-protect" not in page_text(owner_client.get(labels_url(adapter)))
 
 
 def test_thumbnails_and_images_are_served_with_cache_headers(client, viewer, adapter, dataset):
