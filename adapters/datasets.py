@@ -23,7 +23,7 @@ from django.utils import timezone
 from adapters.models import Adapter, DatasetCount, Image, ImageLabel, tally
 from console.backends.base import get_backend
 from console.lib import s3, storage
-from console.lib.images import CheckedImage, InvalidImage, check_image, store_image
+from console.lib.images import CheckedImage, InvalidImage, check_image, keys, store_image
 from console.models import record
 from console.validators import validate_top_level_label
 from hashbanks import services as hashbanks
@@ -75,7 +75,7 @@ def add_images(
     Every image is read, checked and stored first, outside any transaction (on SQLite a write
     transaction locks the whole database: workers would wait for an upload); then one short
     transaction writes the rows. A refusal anywhere leaves no row and no stored file."""
-    stages: list[_Stage] = []
+    stages: list[StagedImport] = []
     existing: dict[str, dict[str, str]] = {}  # split -> {sha256: name}, staged images included
     try:
         if files:
@@ -118,9 +118,14 @@ def delete_stored(images: Iterable[Image]) -> None:
                     pass
 
 
+def _folder(adapter: Adapter) -> str:
+    """Where a dataset's images are stored, each as <sha256>.<ext> (console.lib.images.keys)."""
+    return f"datasets/{adapter.pk}"
+
+
 def _store(adapter: Adapter, checked: CheckedImage) -> tuple[str, str]:
     """Save an image and its thumbnail; returns their storage names."""
-    return store_image(f"datasets/{adapter.pk}", f"{checked.sha256}.{checked.extension}", checked)
+    return store_image(_folder(adapter), f"{checked.sha256}.{checked.extension}", checked)
 
 
 def _new_image(
@@ -151,7 +156,7 @@ def _new_image(
 
 
 @dataclass
-class _Stage:
+class StagedImport:
     """One import whose images are read, checked and stored, and whose rows are not written yet."""
 
     split: str
@@ -177,7 +182,7 @@ def _existing(adapter: Adapter, split: str, existing: dict[str, dict[str, str]] 
     return existing[split]
 
 
-def _keep(stage: _Stage, existing: dict[str, str], image: Image, labels: list[str], pdq: Any) -> None:
+def _keep(stage: StagedImport, existing: dict[str, str], image: Image, labels: list[str], pdq: Any) -> None:
     stage.staged.append((image, labels))
     stage.pdqs[image.sha256] = pdq
     existing[image.sha256] = image.original_name
@@ -186,13 +191,14 @@ def _keep(stage: _Stage, existing: dict[str, str], image: Image, labels: list[st
 class _Importer:
     """Stages images one by one, skipping duplicates in the dataset and within this import."""
 
-    def __init__(self, adapter: Adapter, stage: _Stage, existing: dict[str, dict[str, str]] | None):
+    def __init__(self, adapter: Adapter, stage: StagedImport, existing: dict[str, dict[str, str]] | None):
         self.adapter, self.stage = adapter, stage
         self.report = stage.report
         self.seen: dict[str, str] = {}
         self.existing = _existing(adapter, stage.split, existing)
 
-    def add(self, name: str, data: bytes) -> None:
+    def add(self, name: str, data: bytes, labels: list[str] | None = None) -> None:
+        """Stage one image; `labels` is its ground truth (empty: safe), None leaves it unlabeled."""
         try:
             checked = check_image(data)
         except InvalidImage as exc:
@@ -207,13 +213,24 @@ class _Importer:
             )
             return
         self.seen[checked.sha256] = name
-        image = _new_image(self.adapter, checked, name=name, split=self.stage.split, source=self.stage.source)
+        if labels is None:
+            state = Image.LabelState.UNLABELED
+        else:
+            state = Image.LabelState.LABELED if labels else Image.LabelState.SAFE
+        image = _new_image(
+            self.adapter,
+            checked,
+            name=name,
+            split=self.stage.split,
+            source=self.stage.source,
+            label_state=state,
+        )
         try:
             pdq = hashbanks.compute_hash(data=checked.data)  # for the hash banks' lookups
         except BaseException:
             delete_stored([image])
             raise
-        _keep(self.stage, self.existing, image, [], pdq)
+        _keep(self.stage, self.existing, image, list(labels or []), pdq)
 
 
 def _tally_staged(staged: Iterable[tuple[Image, list[str]]]) -> Counter:
@@ -239,7 +256,7 @@ def _audit_import(
 
 
 def _write(
-    user: User | None, adapter: Adapter, stages: list[_Stage], *, test_manifest: bool = False
+    user: User | None, adapter: Adapter, stages: list[StagedImport], *, test_manifest: bool = False
 ) -> ImportReport:
     """Write the rows of staged imports in one short transaction. A manifest's images go in all
     or none; an uploaded image someone added meanwhile is skipped (its stored files deleted)."""
@@ -287,7 +304,22 @@ def _write(
     return report
 
 
-def _write_one(user: User | None, adapter: Adapter, stage: _Stage) -> ImportReport:
+def write_staged(
+    *, user: User | None, adapter: Adapter, stages: list[StagedImport], test_manifest: bool = False
+) -> ImportReport:
+    """Write the rows of staged imports (stage_images, stage_manifest) in one short transaction,
+    or in the caller's, which may write more with them. `test_manifest`: a test split was staged
+    from a manifest. On a refusal the caller deletes the stored files (discard_staged)."""
+    return _write(user, adapter, stages, test_manifest=test_manifest)
+
+
+def discard_staged(stages: Iterable[StagedImport]) -> None:
+    """Delete the stored files of staged imports whose rows are not (or no longer) written."""
+    for stage in stages:
+        delete_stored(stage.images)
+
+
+def _write_one(user: User | None, adapter: Adapter, stage: StagedImport) -> ImportReport:
     try:
         return _write(user, adapter, [stage])
     except BaseException:
@@ -302,12 +334,33 @@ def _stage_files(
     source: str = "upload",
     *,
     existing: dict[str, dict[str, str]] | None = None,
-) -> _Stage:
+) -> StagedImport:
+    return stage_images(
+        adapter=adapter,
+        images=((name, data, None) for name, data in files),
+        split=split,
+        source=source,
+        existing=existing,
+    )
+
+
+def stage_images(
+    *,
+    adapter: Adapter,
+    images: Iterable[tuple[str, bytes, list[str] | None]],
+    source: str,
+    split: str = "train",
+    existing: dict[str, dict[str, str]] | None = None,
+) -> StagedImport:
+    """Images as (name, bytes, labels: None unlabeled, empty safe), read lazily, checked and stored
+    outside any transaction; write_staged writes their rows. A bad image is in report.failed, one
+    already in the split or in this import in report.skipped. `existing` is shared by the parts of
+    one import (split -> {sha256: name})."""
     _require_editable(adapter)
-    importer = _Importer(adapter, _Stage(split, source), existing)
+    importer = _Importer(adapter, StagedImport(split, source), existing)
     try:
-        for name, data in files:
-            importer.add(name, data)
+        for name, data, labels in images:
+            importer.add(name, data, labels)
     except BaseException:
         delete_stored(importer.stage.images)
         raise
@@ -333,11 +386,11 @@ def _stage_manifest(
     split: str = "train",
     *,
     existing: dict[str, dict[str, str]] | None = None,
-) -> _Stage:
+) -> StagedImport:
     _require_editable(adapter)
     lines = manifests.read_groundtruth(data, name=name)
     in_split = _existing(adapter, split, existing)
-    stage = _Stage(split, "manifest", audit={"manifest": name}, manifest=name)
+    stage = StagedImport(split, "manifest", audit={"manifest": name}, manifest=name)
     report = stage.report
     errors: list[manifests.LineError] = []
     seen: dict[str, int] = {}
@@ -388,9 +441,22 @@ def import_manifest(
     return _write_one(user, adapter, _stage_manifest(adapter, data, name, split))
 
 
+def stage_manifest(
+    *,
+    adapter: Adapter,
+    data: bytes,
+    name: str,
+    split: str = "train",
+    existing: dict[str, dict[str, str]] | None = None,
+) -> StagedImport:
+    """A manifest's images read, checked and stored outside any transaction, for write_staged;
+    ManifestError (every bad line) as import_manifest refuses it."""
+    return _stage_manifest(adapter, data, name, split, existing=existing)
+
+
 def _stage_s3_prefix(
     adapter: Adapter, uri: str, split: str = "train", *, existing: dict[str, dict[str, str]] | None = None
-) -> _Stage:
+) -> StagedImport:
     _require_editable(adapter)
     try:
         bucket, prefix = s3.parse_prefix(uri)
@@ -404,7 +470,7 @@ def _stage_s3_prefix(
         )
     if not objects:
         raise ValidationError(f"S3 location: there are no objects under {uri}", code="invalid")
-    importer = _Importer(adapter, _Stage(split, Image.Source.S3, audit={"uri": uri}), existing)
+    importer = _Importer(adapter, StagedImport(split, Image.Source.S3, audit={"uri": uri}), existing)
     reader = s3.Reader()
     try:
         for key, size in objects:
@@ -461,12 +527,11 @@ def copy_dataset(*, user: User | None, source: Adapter, target: Adapter) -> Impo
                 report.failed.append((image.original_name, "the stored file is missing"))
                 continue
             ext = "jpg" if image.format == "JPEG" else "png"
+            file_key, thumb_key = keys(_folder(target), f"{image.sha256}.{ext}")
             copy = Image(
                 adapter=target,
-                file=storage.save(f"datasets/{target.pk}/{image.sha256}.{ext}", data),
-                thumbnail=storage.save(f"datasets/{target.pk}/thumbnails/{image.sha256}.jpg", thumb)
-                if thumb
-                else "",
+                file=storage.save(file_key, data),
+                thumbnail=storage.save(thumb_key, thumb) if thumb else "",
                 original_name=image.original_name,
                 sha256=image.sha256,
                 size=image.size,

@@ -132,14 +132,16 @@ def create_adapter_with_images(
         )
     except BaseException:
         delete_stored(report.added)
-        _undo_create(adapter=adapter, project=project if new_project else None)
+        undo_create(adapter=adapter, project=project if new_project else None)
         raise
     return adapter, report
 
 
-def _undo_create(*, adapter: Adapter, project: Project | None) -> None:
+def undo_create(*, adapter: Adapter, project: Project | None) -> None:
     """Remove a refused creation: the adapter (its images and counts go with it), the project if
-    it was made for it, and their audit entries (what a rolled-back transaction removed before)."""
+    it was made for it, and their audit entries (what a rolled-back transaction removed before).
+    Its stored files are the caller's to delete. Used wherever an import runs after the adapter's
+    row is written (Create project, training from verification, CreateProjectVersion)."""
     made = Q(object_type=adapter._meta.label_lower, object_id=str(adapter.pk))
     if project is not None:
         made |= Q(object_type=project._meta.label_lower, object_id=str(project.pk))

@@ -9,23 +9,21 @@ from typing import TYPE_CHECKING, Any
 
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Value, When
 from django.db.models.functions import Abs
 from django.utils import timezone
 
-from adapters.datasets import import_manifest
-from adapters.models import Adapter, DatasetCount, Image, ImageLabel, tally
+from adapters import datasets
+from adapters.models import Adapter, Image
 from adapters.services import create_adapter, start_training
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from bulk_analysis.queries import job_histograms
 from console.backends.base import VerificationMinimums, get_backend
-from console.lib import images
 from console.models import record
 from moderation import taxonomy
 from moderation.engine.evaluation import autosplit_test_size
-from moderation.manifests import ManifestError
+from moderation.manifests import ManifestError, read_groundtruth
 from projects import services as projects
 from projects.models import Project
 from verification.models import ImageReview, ReviewClaim, Verification
@@ -294,7 +292,11 @@ def train_from_verification(
 ) -> Adapter:
     """Create (or reuse) a project, a new adapter holding the verified images with their ground
     truth, and start training it (adapters.services.start_training). Nothing is kept if any
-    step is refused."""
+    step is refused: no row, no stored file.
+
+    The project and adapter rows are written first; the images are read, checked and stored
+    outside any transaction (adapters.datasets.stage_images); then one short transaction writes
+    the images' rows, the audit entry and the training's start (enqueued on commit)."""
     if threshold < job.min_confidence:
         raise ValidationError(
             f"Threshold: {threshold:g} is below the job's minimum confidence {job.min_confidence:g}."
@@ -303,58 +305,51 @@ def train_from_verification(
     if not stats.ready_labels or (test_manifest is None and stats.test_images < stats.minimums.test_images):
         raise ValidationError("Not enough verified predictions to train: " + " ".join(stats.blockers))
     items = training_set(job=job, threshold=threshold)
-    saved: list[str] = []
-    try:
-        with transaction.atomic():
-            if project is None:
-                project = projects.create_project(
-                    user=user, name=project_name, auto_update=auto_update, tags=tags or {}
-                )
-            adapter = create_adapter(
-                user=user,
-                project=project,
-                name=adapter_name,
-                description=f"Verified predictions of bulk analysis job {job.name}"[:255],
+    if test_manifest is not None:
+        _test_manifest_lines(*test_manifest)  # every bad line, before anything is created
+    new_project = project is None
+    with transaction.atomic():
+        if project is None:
+            project = projects.create_project(
+                user=user, name=project_name, auto_update=auto_update, tags=tags or {}
             )
-            folder = f"projects/{project.pk}/adapters/{adapter.pk}/images"
-            seen: set[str] = set()
-            added: list[
-                tuple[int, str, str, list[str]]
-            ] = []  # (adapter, split, label state, labels) for the counters
-            for prediction, labels in items:
-                checked = images.check_image(prediction.read_image())
-                if checked.sha256 in seen:  # the same image twice in the job: one dataset item
-                    continue
-                seen.add(checked.sha256)
-                file, thumb = images.store_image(folder, images.safe_name(prediction.source_ref), checked)
-                saved += [file, thumb]
-                image = Image.objects.create(
-                    adapter=adapter,
-                    file=file,
-                    thumbnail=thumb,
-                    original_name=prediction.source_ref,
-                    sha256=checked.sha256,
-                    size=len(checked.data),
-                    format=checked.format,
-                    width=checked.width,
-                    height=checked.height,
-                    source=Image.Source.VERIFICATION,
-                    split=Image.Split.TRAIN,
-                    label_state=Image.LabelState.LABELED if labels else Image.LabelState.SAFE,
+        adapter = create_adapter(
+            user=user,
+            project=project,
+            name=adapter_name,
+            description=f"Verified predictions of bulk analysis job {job.name}"[:255],
+        )
+    # The images are read, checked and stored outside any transaction (on SQLite a write
+    # transaction locks the whole database: workers would wait for the reads); a refusal removes
+    # the project and adapter again (projects.services.undo_create).
+    stages: list[datasets.StagedImport] = []
+    try:
+        existing: dict[str, dict[str, str]] = {}
+        verified = datasets.stage_images(
+            adapter=adapter,
+            images=((p.source_ref, p.read_image(), labels) for p, labels in items),
+            source=Image.Source.VERIFICATION,
+            existing=existing,
+        )
+        stages.append(verified)
+        if verified.report.failed:
+            raise ValidationError([f"{name}: {reason}" for name, reason in verified.report.failed])
+        if test_manifest is not None:
+            name, data = test_manifest
+            try:
+                stages.append(
+                    datasets.stage_manifest(
+                        adapter=adapter, data=data, name=name, split="test", existing=existing
+                    )
                 )
-                ImageLabel.objects.bulk_create(ImageLabel(image=image, name=name) for name in labels)
-                added.append((adapter.pk, image.split, image.label_state, labels))
-            DatasetCount.objects.add(tally(added))
-            if test_manifest is not None:
-                name, data = test_manifest
-                try:
-                    report = import_manifest(user=user, adapter=adapter, data=data, name=name, split="test")
-                except ManifestError as exc:  # names the file and each bad line
-                    raise ValidationError(str(exc).splitlines()) from None
-                if not report.added:
-                    raise ValidationError(f"Test manifest {name}: no test image could be imported.")
-                adapter.test_data = adapter.TestData.MANIFEST
-                adapter.save(update_fields=["test_data"])
+            except ManifestError as exc:  # names the file and each bad line
+                raise ValidationError(str(exc).splitlines()) from None
+            if not stages[-1].staged:
+                raise ValidationError(f"Test manifest {name}: no test image could be imported.")
+        with transaction.atomic():
+            datasets.write_staged(
+                user=user, adapter=adapter, stages=stages, test_manifest=test_manifest is not None
+            )
             record(
                 user,
                 "verification.train",
@@ -362,7 +357,7 @@ def train_from_verification(
                 project=project,
                 job=job.pk,
                 threshold=threshold,
-                images=len(seen),
+                images=len(verified.report.added),
             )
             adapter = start_training(
                 user=user,
@@ -372,10 +367,17 @@ def train_from_verification(
                 kms_key_id=kms_key_id,
             )
     except BaseException:
-        for name in saved:
-            default_storage.delete(name)
+        datasets.discard_staged(stages)
+        projects.undo_create(adapter=adapter, project=project if new_project else None)
         raise
     return adapter
+
+
+def _test_manifest_lines(name: str, data: bytes) -> None:
+    try:
+        read_groundtruth(data, name=name)
+    except ManifestError as exc:  # names the file and each bad line
+        raise ValidationError(str(exc).splitlines()) from None
 
 
 # ---------------------------------------------------------------- near-duplicate groups

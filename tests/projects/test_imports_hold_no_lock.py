@@ -7,6 +7,7 @@ import os
 import threading
 
 import pytest
+from django.core.files.storage import default_storage
 from django.db import connection
 
 from adapters.models import Adapter, Image
@@ -14,6 +15,8 @@ from console.lib import storage
 from projects import services
 from projects.models import Project
 from tests.conftest import make_image_bytes
+from tests.verification.test_verify import make_trainable
+from verification import services as verification
 
 
 @pytest.mark.django_db(transaction=True)
@@ -62,3 +65,62 @@ def test_it_writes_meanwhile_while_an_import_waits_for_its_image(owner, settings
     assert [image.original_name for image in report.added] == [line["source-ref"]]
     assert Adapter.objects.get(pk=adapter.pk).images.count() == 1
     assert set(Project.objects.values_list("name", flat=True)) == {"imported", "meanwhile"}
+
+
+def _hold_on_a_pipe(path, data, run, meanwhile):
+    """Make `path` a named pipe, run `run` in a thread (it reads the pipe, blocking until the test
+    writes `data`), call `meanwhile` once the thread has opened the pipe; returns run's result."""
+    os.remove(path)
+    os.mkfifo(path)
+    result = {}
+
+    def target():
+        try:
+            result["value"] = run()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            result["error"] = exc
+        finally:
+            connection.close()
+
+    importing = threading.Thread(target=target)
+    importing.start()
+    try:
+        with open(path, "wb") as pipe:  # returns once the import reads it
+            meanwhile(importing)
+            pipe.write(data)
+    finally:
+        importing.join(timeout=60)
+    assert "error" not in result, result.get("error")
+    return result["value"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_writes_meanwhile_while_training_from_verification_reads_an_image(owner):
+    job = make_trainable(owner)
+    held = job.predictions.order_by("line").last()
+    path = default_storage.path(held.file)
+    with open(path, "rb") as fh:
+        data = fh.read()
+
+    def meanwhile(importing):
+        # Training from verification waits for its last image: a write transaction goes through.
+        services.create_project(user=owner, name="meanwhile")
+        assert importing.is_alive() and not Image.objects.exists()
+
+    adapter = _hold_on_a_pipe(
+        path,
+        data,
+        lambda: verification.train_from_verification(
+            user=owner, job=job, threshold=50, adapter_name="v1", project_name="from-bulk"
+        ),
+        meanwhile,
+    )
+    assert adapter.status == Adapter.Status.TRAINING_IN_PROGRESS
+    assert adapter.images.count() == 14
+    # The one layout of dataset images (console.lib.images.keys), as any other import stores them.
+    assert all(
+        image.file == f"datasets/{adapter.pk}/{image.sha256}.jpg"
+        and image.thumbnail == f"datasets/{adapter.pk}/thumbnails/{image.sha256}.jpg"
+        for image in adapter.images.all()
+    )
+    assert set(Project.objects.values_list("name", flat=True)) == {"from-bulk", "meanwhile"}
