@@ -247,6 +247,15 @@ def page_world(user, n: int, *, projects: int = PROJECTS, jobs: int = JOBS) -> d
     webhooks.create_webhook(user=user, url="https://hooks.example.com/bench", events=["bulk_job.failed"])
     export = exports.start_adapter_manifest(user=user, adapter=trained, split="train")
     exports.run_export(export_id=export.pk)
+    from quality.models import LabelCheck, SuspectedLabelError
+
+    check = LabelCheck.objects.create(adapter=adapter, status=LabelCheck.Status.DONE, created_by=user)
+    SuspectedLabelError.objects.bulk_create(
+        SuspectedLabelError(
+            label_check=check, image=image, label="Alcohol", given=False, probability=0.9, score=1 - i / n
+        )
+        for i, image in enumerate(adapter.images.order_by("pk")[: max(1, n // 10)])
+    )
     return {
         "project": adapter.project,
         "adapter": adapter,

@@ -79,6 +79,10 @@ def _console_kwargs(name: str, params: list[str], world: dict) -> dict | None:
         "webhooks-": lambda: {"pk": _first_pk("webhooks.Webhook")},
         "console-api-keys-": lambda: {"pk": world["api_key"].pk},
         "exports-": lambda: {"pk": _first_pk("exports.Export"), "adapter_pk": world["adapter"].pk},
+        "quality-": lambda: {
+            "adapter_pk": world["adapter"].pk,
+            "pk": _first_pk("quality.SuspectedLabelError"),
+        },
     }
     for prefix, values in by_prefix.items():
         if name.startswith(prefix) and params:

@@ -354,6 +354,15 @@ def bench_hashbanks() -> None:
     rows.extend(Row(*row) for row in hashbanks_bench.rows(quick=QUICK, say=say))
 
 
+# ---------------------------------------------------------------- label quality (bench/label_quality_bench.py)
+
+
+def bench_label_quality() -> None:
+    from bench import label_quality_bench
+
+    rows.extend(Row(*row) for row in label_quality_bench.rows(quick=QUICK, say=say))
+
+
 # ---------------------------------------------------------------- the table
 
 
@@ -394,6 +403,7 @@ def main() -> int:
     bench_engine()
     bench_exports(user)
     bench_hashbanks()
+    bench_label_quality()
     cpus = os.cpu_count()
     header = (
         f"Measured by `make bench` on {time.strftime('%Y-%m-%d')}: {platform.machine()}, {cpus} CPUs, "

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "hashbanks",
     "bulk_analysis",
     "verification",
+    "quality",
     "rekognition_api",
 ]
 

@@ -29,6 +29,7 @@ urlpatterns = [
     path("webhooks/", include("webhooks.urls")),
     path("exports/", include("exports.urls")),
     path("hash-banks/", include("hashbanks.urls")),
+    path("quality/", include("quality.urls")),
     path("", include("rekognition_api.urls")),
 ]
 handler400 = "console.error_pages.bad_request"

@@ -33,6 +33,7 @@ from hashbanks import services as hashbank_services
 from moderation import manifests
 from projects import services as project_services
 from projects.models import Project
+from quality.models import LabelCheck, SuspectedLabelError
 from rekognition_api.keys import create_api_key
 from rekognition_api.models import ApiKey
 from rekognition_api.operations import OPERATIONS
@@ -148,6 +149,16 @@ class World:
 
     def bank_args(self, _user=None) -> list:
         return [self.bank.pk]
+
+    @cached_property
+    def suspect(self):
+        """A finished label check's suspect: the dataset's first image, said to lack Alcohol."""
+        check = LabelCheck.objects.create(
+            adapter=self.adapter, status=LabelCheck.Status.DONE, created_by=self.owner
+        )
+        return SuspectedLabelError.objects.create(
+            label_check=check, image=self.image, label="Alcohol", given=False, probability=0.9, score=0.9
+        )
 
 
 @dataclass
@@ -427,6 +438,11 @@ CASES = [
         (302,),
         data=lambda w: {"bank_item": w.bank_item, "bank": w.bank.pk},
     ),
+    # Suspected label errors (quality/)
+    Case("quality-label-errors", "get", VIEWER, (200,), args=lambda w, user: [w.adapter.pk]),
+    Case("quality-label-errors-start", "post", ANNOTATOR, (302,), args=lambda w, user: [w.adapter.pk]),
+    Case("quality-suspect-fix", "post", ANNOTATOR, (302,), args=lambda w, user: [w.suspect.pk]),
+    Case("quality-suspect-undo", "post", ANNOTATOR, (302,), args=lambda w, user: [w.suspect.pk]),
     # Too few verified predictions to train: the manager gets the form back with the reason.
     Case(
         "verify-train",

@@ -1,0 +1,79 @@
+"""Label quality: checks of an adapter's training labels, and the images they suspect."""
+
+from django.conf import settings
+from django.db import models
+
+from console.transitions import GuardedTransitions
+
+
+class LabelCheck(GuardedTransitions, models.Model):
+    """One "Find suspected label errors" run over an adapter's labeled training images.
+
+    The row is the job's truth: the worker moves it QUEUED -> RUNNING -> DONE or FAILED and
+    writes its progress (done of total steps) as it goes."""
+
+    class Status(models.TextChoices):
+        QUEUED = "QUEUED", "Queued"
+        RUNNING = "RUNNING", "Running"
+        DONE = "DONE", "Done"
+        FAILED = "FAILED", "Failed"
+
+    adapter = models.ForeignKey("adapters.Adapter", on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    images = models.PositiveIntegerField(default=0)  # labeled training images checked
+    error = models.CharField(max_length=1000, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            # The page: an adapter's latest check.
+            models.Index(fields=["adapter", "-created_at"], name="labelcheck_adapter_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Label check {self.pk} of adapter {self.adapter_id} ({self.status})"
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return int(100 * self.done / self.total) if self.total else 0
+
+
+class SuspectedLabelError(models.Model):
+    """An image whose label the check doubts: it has `label` (given) and the model expects it
+    not to, or the other way round. `score`: how strongly the model disagrees, 0-1."""
+
+    label_check = models.ForeignKey(LabelCheck, on_delete=models.CASCADE, related_name="suspects")
+    image = models.ForeignKey("adapters.Image", on_delete=models.CASCADE, related_name="+")
+    label = models.CharField(max_length=128)
+    given = models.BooleanField()
+    probability = models.FloatField()  # the out-of-sample probability of the label, 0-1
+    score = models.FloatField()
+    # A one-click fix, and the token that undoes it (adapters.datasets.save_undo).
+    fixed_at = models.DateTimeField(null=True, blank=True)
+    undo_token = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-score", "pk"]
+        indexes = [
+            # The list page: one check's suspects, most disputed first.
+            models.Index(fields=["label_check", "-score"], name="suspect_check_score_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} on image {self.image_id}"
+
+    @property
+    def expected(self) -> bool:
+        return not self.given

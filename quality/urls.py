@@ -1,0 +1,12 @@
+from django.urls import path
+
+from quality import views
+
+urlpatterns = [
+    path("adapters/<int:adapter_pk>/label-errors/", views.label_errors, name="quality-label-errors"),
+    path(
+        "adapters/<int:adapter_pk>/label-errors/check/", views.start_check, name="quality-label-errors-start"
+    ),
+    path("label-errors/<int:pk>/fix/", views.fix_suspect, name="quality-suspect-fix"),
+    path("label-errors/<int:pk>/undo/", views.undo_fix, name="quality-suspect-undo"),
+]
