@@ -11,6 +11,7 @@ from console.access import MANAGER, VIEWER, require_role
 from console.lib import storage
 from console.validators import validate_tags
 from moderation.manifests import ManifestError
+from projects.services import undo_create
 from rekognition_api.models import ApiRequest
 from rekognition_api.operations.common import (
     FEATURE,
@@ -42,23 +43,25 @@ def _manifest_assets(data: dict | None, field: str) -> list[dict]:
     return objects
 
 
-def _import(*, user, adapter: Adapter, manifests: list[dict], field: str, split: str, added: list) -> None:
-    """Import each manifest through adapters.datasets.add_images; its refusals name the file and line."""
+def _stage(
+    *, adapter: Adapter, manifests: list[dict], field: str, split: str, stages: list, existing: dict
+) -> None:
+    """Read each manifest and stage its images (adapters.datasets.stage_manifest), outside any
+    transaction; its refusals name the file and line."""
     for i, obj in enumerate(manifests):
         where = f"{field}.Assets[{i}].GroundTruthManifest.S3Object"
-        named = (obj["Name"], read_object(obj, where))
+        name, data = obj["Name"], read_object(obj, where)
         try:
-            if split == "test":
-                report = datasets.add_images(user=user, adapter=adapter, test_manifest=named)
-            else:
-                report = datasets.add_images(user=user, adapter=adapter, manifest=named)
+            stage = datasets.stage_manifest(
+                adapter=adapter, data=data, name=name, split=split, existing=existing
+            )
         except ManifestError as exc:
             raise ApiError("InvalidParameterException", f"{where}: {exc}") from None
         except ValidationError as exc:
             raise service_error(exc, where=where) from None
-        added.extend(report.added)
-        if report.failed:
-            problems = "; ".join(f"{name}: {reason}" for name, reason in report.failed[:20])
+        stages.append(stage)
+        if stage.report.failed:
+            problems = "; ".join(f"{name}: {reason}" for name, reason in stage.report.failed[:20])
             raise ApiError("InvalidParameterException", f"{where}: images that cannot be used: {problems}")
 
 
@@ -87,27 +90,39 @@ def create_project_version(user, params: dict) -> dict:
     threshold = params.get("FeatureConfig", {}).get("ContentModeration", {}).get("ConfidenceThreshold", 50.0)
     tags = params.get("Tags", {})
     validate_tags(tags)  # the request's TagMap, refused before any manifest is read and imported
-    added: list = []
+    # A taken name is the service's "exists": the view answers ResourceInUseException.
+    adapter = services.create_adapter(
+        user=user,
+        project=project,
+        name=params["VersionName"],
+        description=params.get("VersionDescription", ""),
+    )
+    # The manifests and their images are read and stored outside any transaction (on SQLite a
+    # write transaction locks the whole database); a refusal removes the adapter again.
+    stages: list[datasets.StagedImport] = []
     try:
+        existing: dict = {}
+        _stage(
+            adapter=adapter,
+            manifests=training,
+            field="TrainingData",
+            split="train",
+            stages=stages,
+            existing=existing,
+        )
+        _stage(
+            adapter=adapter,
+            manifests=testing,
+            field="TestingData",
+            split="test",
+            stages=stages,
+            existing=existing,
+        )
         with transaction.atomic():
-            # A taken name is the service's "exists": the view answers ResourceInUseException.
-            adapter = services.create_adapter(
-                user=user,
-                project=project,
-                name=params["VersionName"],
-                description=params.get("VersionDescription", ""),
-            )
-            _import(
-                user=user,
-                adapter=adapter,
-                manifests=training,
-                field="TrainingData",
-                split="train",
-                added=added,
-            )
-            _import(
-                user=user, adapter=adapter, manifests=testing, field="TestingData", split="test", added=added
-            )
+            try:
+                datasets.write_staged(user=user, adapter=adapter, stages=stages, test_manifest=bool(testing))
+            except ValidationError as exc:  # added meanwhile, or the adapter is training already
+                raise service_error(exc, where="TrainingData") from None
             try:
                 adapter = services.start_training(
                     user=user,
@@ -131,7 +146,8 @@ def create_project_version(user, params: dict) -> dict:
                 },
             )
     except BaseException:  # the service's refusals go on to the common mapping
-        datasets.delete_stored(added)
+        datasets.discard_staged(stages)
+        undo_create(adapter=adapter, project=None)
         raise
     return {"ProjectVersionArn": adapter.arn}
 

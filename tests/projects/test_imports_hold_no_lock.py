@@ -14,6 +14,9 @@ from adapters.models import Adapter, Image
 from console.lib import storage
 from projects import services
 from projects.models import Project
+from rekognition_api.models import ApiRequest
+from rekognition_api.operations.versions import create_project_version
+from tests.api.conftest import put_training_manifest
 from tests.conftest import make_image_bytes
 from tests.verification.test_verify import make_trainable
 from verification import services as verification
@@ -124,3 +127,30 @@ def test_it_writes_meanwhile_while_training_from_verification_reads_an_image(own
         for image in adapter.images.all()
     )
     assert set(Project.objects.values_list("name", flat=True)) == {"from-bulk", "meanwhile"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_writes_meanwhile_while_create_project_version_reads_an_image(owner):
+    project = services.create_project(user=owner, name="api")
+    manifest = put_training_manifest("held", count=16)
+    path = default_storage.path("held/img15.jpg")
+    with open(path, "rb") as fh:
+        data = fh.read()
+    params = {
+        "ProjectArn": project.arn,
+        "VersionName": "v1",
+        "OutputConfig": {"S3Bucket": storage.bucket(), "S3KeyPrefix": "out/"},
+        "TrainingData": {"Assets": [{"GroundTruthManifest": {"S3Object": manifest}}]},
+        "TestingData": {"AutoCreate": True},
+    }
+
+    def meanwhile(importing):
+        # CreateProjectVersion waits for the manifest's last image: a write transaction goes through.
+        services.create_project(user=owner, name="meanwhile")
+        assert importing.is_alive() and not Image.objects.exists()
+
+    answer = _hold_on_a_pipe(path, data, lambda: create_project_version(owner, params), meanwhile)
+    adapter = Adapter.objects.get(arn=answer["ProjectVersionArn"])
+    assert adapter.status == Adapter.Status.TRAINING_IN_PROGRESS and adapter.images.count() == 16
+    assert ApiRequest.objects.filter(operation="CreateProjectVersion", resource_id=adapter.arn).exists()
+    assert set(Project.objects.values_list("name", flat=True)) == {"api", "meanwhile"}
