@@ -47,9 +47,6 @@ class Profile(models.Model):
         max_length=16, choices=MODES, blank=True, default="", verbose_name="reviewer protection"
     )
     protected_categories = models.JSONField(default=list, blank=True)
-    # Replaced by protection_mode (migration 0010 carried it over) and read by nothing: removed with
-    # projects.services.set_blur_explicit, which still names it.
-    blur_explicit = models.BooleanField(default=True, editable=False)
 
     def __str__(self) -> str:
         return f"{self.user} ({self.role})"

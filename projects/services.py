@@ -16,7 +16,7 @@ from adapters.datasets import ImportReport, add_images, copy_dataset, delete_sto
 from adapters.models import Adapter
 from adapters.services import create_adapter
 from console.backends.base import BackendError, get_backend
-from console.models import AuditEntry, Profile, record
+from console.models import AuditEntry, record
 from moderation import manifests
 from projects.models import Project
 
@@ -150,9 +150,3 @@ def undo_create(*, adapter: Adapter, project: Project | None) -> None:
         adapter.delete()
         if project is not None:
             project.delete()
-
-
-def set_blur_explicit(*, user: User, enabled: bool) -> None:
-    profile = Profile.for_user(user)
-    profile.blur_explicit = enabled
-    profile.save(update_fields=["blur_explicit"])
