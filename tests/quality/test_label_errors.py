@@ -149,3 +149,11 @@ def test_it_refuses_fixes_to_viewers_and_pages_to_strangers(client, viewer, adap
     bottle.refresh_from_db()
     assert bottle.label_names == ["Alcohol"]
     assert client.get(reverse("quality-label-errors", args=[adapter.pk + 1000])).status_code == 404
+
+
+def test_the_assign_labels_page_and_the_training_tab_link_the_list(client, viewer, adapter):
+    client.force_login(viewer)
+    link = reverse("quality-label-errors", args=[adapter.pk])
+    labels = client.get(reverse("projects-labels", args=[adapter.project.pk, adapter.pk]))
+    training = client.get(reverse("adapters-detail", args=[adapter.pk]), {"tab": "training"})
+    assert link in labels.content.decode() and link in training.content.decode()
