@@ -81,12 +81,20 @@ def add_images(
         if files:
             stages.append(_stage_files(adapter, list(files), existing=existing))
         if manifest:
-            stages.append(_stage_manifest(adapter, manifest[1], manifest[0], existing=existing))
+            stages.append(
+                stage_manifest(adapter=adapter, data=manifest[1], name=manifest[0], existing=existing)
+            )
         if s3_uri:
             stages.append(_stage_s3_prefix(adapter, s3_uri, existing=existing))
         if test_manifest:
             stages.append(
-                _stage_manifest(adapter, test_manifest[1], test_manifest[0], "test", existing=existing)
+                stage_manifest(
+                    adapter=adapter,
+                    data=test_manifest[1],
+                    name=test_manifest[0],
+                    split="test",
+                    existing=existing,
+                )
             )
         return _write(user, adapter, stages, test_manifest=test_manifest is not None)
     except BaseException:
@@ -379,14 +387,16 @@ def import_files(
     return _write_one(user, adapter, _stage_files(adapter, files, split, source))
 
 
-def _stage_manifest(
+def stage_manifest(
+    *,
     adapter: Adapter,
     data: bytes,
     name: str,
     split: str = "train",
-    *,
     existing: dict[str, dict[str, str]] | None = None,
 ) -> StagedImport:
+    """A manifest's images read, checked and stored outside any transaction, for write_staged;
+    ManifestError (every bad line) as import_manifest refuses it."""
     _require_editable(adapter)
     lines = manifests.read_groundtruth(data, name=name)
     in_split = _existing(adapter, split, existing)
@@ -438,20 +448,7 @@ def import_manifest(
     invalid image) is refused whole with ManifestError listing every bad line, and nothing
     is imported. Images already in the dataset, or repeated in the file, are skipped.
     """
-    return _write_one(user, adapter, _stage_manifest(adapter, data, name, split))
-
-
-def stage_manifest(
-    *,
-    adapter: Adapter,
-    data: bytes,
-    name: str,
-    split: str = "train",
-    existing: dict[str, dict[str, str]] | None = None,
-) -> StagedImport:
-    """A manifest's images read, checked and stored outside any transaction, for write_staged;
-    ManifestError (every bad line) as import_manifest refuses it."""
-    return _stage_manifest(adapter, data, name, split, existing=existing)
+    return _write_one(user, adapter, stage_manifest(adapter=adapter, data=data, name=name, split=split))
 
 
 def _stage_s3_prefix(
