@@ -18,7 +18,7 @@ from adapters import datasets
 from adapters.models import Adapter, Image
 from adapters.services import create_adapter, start_training
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from bulk_analysis.queries import job_histograms
+from bulk_analysis.queries import file_name, job_histograms
 from console.backends.base import VerificationMinimums, get_backend
 from console.models import record
 from moderation import taxonomy
@@ -112,13 +112,15 @@ def _upsert(prediction: Prediction, label: str, fields: dict[str, Any]) -> Verif
     return rows.get()
 
 
-def _mark_reviewed(user: User, prediction: Prediction) -> None:
-    if not ImageReview.objects.filter(prediction=prediction).update(user=user):
-        try:
-            with transaction.atomic():
-                ImageReview.objects.create(prediction=prediction, job_id=prediction.job_id, user=user)
-        except IntegrityError:
-            pass
+def _mark_reviewed(user: User, prediction: Prediction) -> tuple[ImageReview, bool]:
+    """The image's review, and whether this call wrote it. A conditional write: the first
+    reviewer's review stands (an INSERT on a unique row), a later one never takes its credit."""
+    try:
+        with transaction.atomic():
+            review = ImageReview.objects.create(prediction=prediction, job_id=prediction.job_id, user=user)
+    except IntegrityError:
+        return ImageReview.objects.select_related("user").get(prediction=prediction), False
+    return review, True
 
 
 def _project(prediction: Prediction) -> Project | None:
@@ -127,12 +129,36 @@ def _project(prediction: Prediction) -> Project | None:
 
 
 def mark_reviewed(*, user: User, prediction: Prediction) -> None:
-    """The reviewer confirms the image as predicted (for an unflagged image: a true negative)."""
+    """The reviewer confirms the image as predicted (for an unflagged image: a true negative),
+    and lets go of their claim on it (Submit and next).
+
+    If another reviewer reviewed it first, their review stands and this is refused with code
+    "reviewed" and a message saying who reviewed it and what they decided."""
     if prediction.state != Prediction.State.DONE:
         raise ValidationError(f"Line {prediction.line} has no prediction to verify ({prediction.state}).")
     with transaction.atomic():
-        _mark_reviewed(user, prediction)
-        record(user, "verification.review", prediction, project=_project(prediction), job=prediction.job_id)
+        review, written = _mark_reviewed(user, prediction)
+        if not written and review.user_id != user.pk:
+            raise ValidationError(already_reviewed(review, prediction), code="reviewed")
+        ReviewClaim.objects.filter(prediction=prediction, user=user).delete()
+        if written:
+            record(
+                user, "verification.review", prediction, project=_project(prediction), job=prediction.job_id
+            )
+
+
+def already_reviewed(review: ImageReview, prediction: Prediction) -> str:
+    """What the reviewer who came second is told: who reviewed the image and what it now holds."""
+    who = review.user.username if review.user else "(deleted user)"
+    verdicts = [
+        f"{label} {Verdict(verdict).label.lower()}"
+        for label, verdict in prediction.verifications.order_by("label").values_list("label", "verdict")
+    ]
+    decided = ", ".join(verdicts) if verdicts else "no labels missing, as predicted"
+    return (
+        f"This image ({file_name(prediction)}, line {prediction.line}) was already reviewed by {who}: "
+        f"{decided}. Their review stands."
+    )
 
 
 def undo(

@@ -220,7 +220,9 @@ def undo_group(request, pk, line):
 
 def review_queue(request, pk):
     """Start reviewing: GET hands the reviewer the next image nobody holds; POST (Submit and next)
-    marks the held image reviewed and moves on."""
+    marks the held image reviewed and moves on. If another reviewer reviewed it first (their
+    claim expired and was handed on, or the other way round), their review stands and this
+    reviewer is told who reviewed it and what they decided, then moves on all the same."""
     job = _job(request, pk, access.ANNOTATOR)
     threshold = job.clamp_threshold(request.GET.get("threshold") or request.POST.get("threshold"))
     order = request.GET.get("order", request.POST.get("order", ""))
@@ -229,7 +231,8 @@ def review_queue(request, pk):
         try:
             services.mark_reviewed(user=request.user, prediction=prediction)
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+            notice = messages.warning if exc.code == "reviewed" else messages.error
+            notice(request, " ".join(exc.messages))
         return redirect(f"{reverse('verify-queue', args=[pk])}?order={order}&threshold={threshold}")
     try:
         prediction = services.claim_next(user=request.user, job=job, order=order, threshold=threshold)

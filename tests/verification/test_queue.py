@@ -4,10 +4,13 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.test import Client
+from django.urls import reverse
 
+from console.models import AuditEntry
 from tests.bulk_analysis.conftest import finished_job
 from verification import services
-from verification.models import ReviewClaim
+from verification.models import ImageReview, ReviewClaim
 
 pytestmark = pytest.mark.django_db
 
@@ -36,3 +39,54 @@ def test_a_verdict_renews_the_claim_and_orders_are_checked(owner):
     assert ReviewClaim.objects.get(prediction=p).claimed_at >= old
     with pytest.raises(ValidationError, match="Order"):
         services.claim_next(user=owner, job=job, order="random", threshold=50)
+
+
+def expire(user):
+    claim = ReviewClaim.objects.get(user=user)
+    ReviewClaim.objects.filter(pk=claim.pk).update(
+        claimed_at=claim.claimed_at - timedelta(seconds=services.CLAIM_SECONDS + 1)
+    )
+
+
+def test_two_submits_on_one_image_the_first_wins_and_the_second_is_told(owner, annotator):
+    job = finished_job(owner, [{"Alcohol": 80.0}, {}])
+    first = services.claim_next(user=owner, job=job, threshold=50)
+    expire(owner)
+    second = services.claim_next(user=annotator, job=job, threshold=50)
+    assert first == second  # the owner's claim expired and went to the annotator
+
+    services.set_verdict(user=owner, prediction=first, label="Alcohol", verdict="correct", threshold=50)
+    services.mark_reviewed(user=owner, prediction=first)
+    with pytest.raises(ValidationError, match=r"already reviewed by owner: Alcohol correct") as refused:
+        services.mark_reviewed(user=annotator, prediction=second)
+
+    assert refused.value.code == "reviewed"
+    assert ImageReview.objects.get(prediction=first).user == owner
+    # a verdict by the second reviewer does not move the first one's credit either
+    services.set_verdict(user=annotator, prediction=second, label="Gambling", verdict="added", threshold=50)
+    assert ImageReview.objects.get(prediction=first).user == owner
+    assert services.queue_progress(job=job)["per_user"] == [("owner", 1)]
+
+
+def test_two_reviewers_submitting_one_image_the_second_sees_what_the_first_did(client, owner, annotator):
+    job = finished_job(owner, [{"Alcohol": 80.0}, {}])
+    queue = reverse("verify-queue", args=[job.pk])
+    other = Client()
+    client.force_login(owner)
+    other.force_login(annotator)
+    assert client.get(queue, {"threshold": 50}).context["p"].line == 1
+    expire(owner)
+    assert other.get(queue, {"threshold": 50}).context["p"].line == 1  # the expired claim, handed on
+
+    client.post(
+        reverse("verify-verdict", args=[job.pk, 1]),
+        {"label": "Alcohol", "verdict": "incorrect", "threshold": 50},
+    )
+    client.post(queue, {"line": 1, "threshold": 50})
+    page = other.post(queue, {"line": 1, "threshold": 50}, follow=True)
+
+    text = page.content.decode()
+    assert "was already reviewed by owner: Alcohol incorrect. Their review stands." in text
+    assert page.context["p"].line == 2  # moved on to the next image
+    assert ImageReview.objects.get(prediction__job=job, prediction__line=1).user == owner
+    assert AuditEntry.objects.filter(action="verification.review", user=annotator).count() == 0
