@@ -33,7 +33,13 @@ SLOW_SECONDS = 3.0  # a page whose warm-up took longer is timed 3 times, not REQ
 PUBLIC = {"login", "console-healthz", "oidc_authentication_init", "oidc_authentication_callback"}
 API = {"api-rekognition", "api-rekognition-noslash"}  # the operations below, called directly
 # Files whose body is the data: a download of n lines takes time in n by design.
-DOWNLOADS = {"bulk-results", "projects-manifest", "hashbanks-export"}
+DOWNLOADS = {
+    "bulk-results",
+    "projects-manifest",
+    "hashbanks-export",
+    "quality-frozen-manifest",
+    "quality-compare-diff",
+}
 API_CALLS = ["DescribeProjects", "DescribeProjectVersions", "ListMediaAnalysisJobs", "GetMediaAnalysisJob"]
 
 
@@ -82,6 +88,8 @@ def _console_kwargs(name: str, params: list[str], world: dict) -> dict | None:
         "quality-": lambda: {
             "adapter_pk": world["adapter"].pk,
             "pk": _first_pk("quality.SuspectedLabelError"),
+            "other_pk": world["trained"].pk,
+            "split": "train",
         },
     }
     for prefix, values in by_prefix.items():

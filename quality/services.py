@@ -1,37 +1,46 @@
-"""Suspected label errors: start a check of an adapter's training labels, run it in the worker,
+"""Label quality: suspected label errors, and dataset snapshots compared.
+
+Suspected label errors: start a check of an adapter's training labels, run it in the worker,
 fix a suspect through the dataset's own undoable, audited labeling.
 
 start_check() creates the LabelCheck row QUEUED and enqueues the task on commit; the task runs
 run_check(), which moves the row to RUNNING (a guarded transition: a second delivery does
 nothing), reads the images' stored embeddings, asks moderation.engine.label_quality for the
 suspects and writes them, then DONE, or FAILED with the reason.
+
+Dataset snapshots: read_snapshot() reads an adapter's frozen manifests back (written when it
+trained) and compare() hands two of them to moderation.snapshots, which does the diffing.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Iterator
 from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
 from adapters import datasets
-from adapters.models import Image
+from adapters.models import Adapter, Image
 from console.backends import local
 from console.backends.base import BackendError, get_backend
 from console.lib import storage
 from console.models import ImageEmbedding, record
+from moderation import manifests, snapshots
 from moderation.engine import MAX_STORED_BYTES, EngineError, heads, label_quality
 from quality.models import LabelCheck, SuspectedLabelError
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-    from adapters.models import Adapter
+    from projects.models import Project
 
 log = logging.getLogger(__name__)
 
@@ -194,3 +203,81 @@ def undo_fix(*, user: User, suspect: SuspectedLabelError) -> int:
     n = datasets.undo_labels(user=user, adapter=suspect.image.adapter, token=suspect.undo_token)
     SuspectedLabelError.objects.filter(pk=suspect.pk).update(fixed_at=None, undo_token="")
     return n
+
+
+# ---------------------------------------------------------------- dataset snapshots
+
+IDENTITY_BATCH = 500  # source-refs whose Image rows one query looks up
+MANIFEST_SPLITS = ("train", "test")
+
+
+def frozen_adapters(*, project: Project):
+    """The project's adapters whose datasets were frozen (they trained, or tried to), newest first."""
+    return (
+        Adapter.objects.filter(project=project).exclude(training_manifest="").order_by("-created_at", "-pk")
+    )
+
+
+def manifest_name(*, adapter: Adapter, split: str) -> str:
+    """The storage name of the adapter's frozen manifest of `split` ("" if it has none)."""
+    return adapter.training_manifest if split == "train" else adapter.testing_manifest
+
+
+def _identities(project_id: int, refs: list[str]) -> dict[str, str]:
+    """source-ref -> the sha256 of the project's Image row stored under it (the same image is
+    stored once per dataset, so its refs differ between adapters while its sha256 does not)."""
+    prefix = f"s3://{storage.bucket()}/"
+    keys = sorted({ref[len(prefix) :] for ref in refs if ref.startswith(prefix)})
+    found: dict[str, str] = {}
+    for start in range(0, len(keys), IDENTITY_BATCH):
+        found.update(
+            (prefix + file, sha)
+            for file, sha in Image.objects.filter(
+                adapter__project_id=project_id, file__in=keys[start : start + IDENTITY_BATCH]
+            ).values_list("file", "sha256")
+        )
+    return found
+
+
+def _read_manifest(name: str) -> list[manifests.GroundTruthLine]:
+    try:
+        with default_storage.open(name, "rb") as fh:
+            return manifests.read_groundtruth(fh.read(), name=name.rsplit("/", 1)[-1])
+    except (FileNotFoundError, OSError) as exc:
+        raise ValidationError(f"The frozen manifest {name} is missing from storage", code="missing") from exc
+    except manifests.ManifestError as exc:
+        raise ValidationError(f"The frozen manifest cannot be read: {exc}", code="invalid") from exc
+
+
+def read_snapshot(*, adapter: Adapter) -> dict[str, snapshots.Item]:
+    """The adapter's frozen dataset, images keyed by sha256 (moderation.snapshots.snapshot): from
+    the project's Image rows stored under each source-ref, else the sha256 in the stored name,
+    else the ref. ValidationError if it has none or a manifest cannot be read."""
+    if not adapter.training_manifest:
+        raise ValidationError(f"{adapter.name} has no frozen dataset: it never trained", code="not_frozen")
+    train = _read_manifest(adapter.training_manifest)
+    test = _read_manifest(adapter.testing_manifest) if adapter.testing_manifest else []
+    identity = _identities(adapter.project_id, [line.uri for line in [*train, *test]])
+    return snapshots.snapshot(train, test, identity=identity)
+
+
+def compare(*, before: Adapter, after: Adapter) -> dict:
+    """Two adapters' frozen datasets and evaluations side by side (the Compare page's tables)."""
+    old, new = read_snapshot(adapter=before), read_snapshot(adapter=after)
+    old_scores, new_scores = snapshots.scores(before.evaluation), snapshots.scores(after.evaluation)
+    return {
+        "before_images": len(old),
+        "after_images": len(new),
+        "diff": snapshots.diff(old, new),
+        "counts": snapshots.count_rows(old, new),
+        "before_scores": old_scores,
+        "after_scores": new_scores,
+        "score_rows": snapshots.score_rows(old_scores, new_scores),
+    }
+
+
+def diff_lines(*, before: Adapter, after: Adapter) -> Iterator[str]:
+    """The diff as JSON Lines: one line per changed image (moderation.snapshots.Change.as_json)."""
+    result = snapshots.diff(read_snapshot(adapter=before), read_snapshot(adapter=after))
+    for change in result.changes:
+        yield json.dumps(change.as_json(), ensure_ascii=False, separators=(",", ":")) + "\n"

@@ -9,4 +9,15 @@ urlpatterns = [
     ),
     path("label-errors/<int:pk>/fix/", views.fix_suspect, name="quality-suspect-fix"),
     path("label-errors/<int:pk>/undo/", views.undo_fix, name="quality-suspect-undo"),
+    path("adapters/<int:adapter_pk>/compare/", views.compare, name="quality-compare"),
+    path(
+        "adapters/<int:adapter_pk>/compare/<int:other_pk>/diff/",
+        views.download_diff,
+        name="quality-compare-diff",
+    ),
+    path(
+        "adapters/<int:adapter_pk>/manifests/<str:split>/",
+        views.download_manifest,
+        name="quality-frozen-manifest",
+    ),
 ]

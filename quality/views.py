@@ -1,18 +1,23 @@
-"""Suspected label errors: an adapter's latest check, the button that starts one, one-click fixes."""
+"""Label quality pages: suspected label errors (an adapter's latest check, the button that starts
+one, one-click fixes) and dataset snapshots (two adapters' frozen datasets compared, downloads)."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from adapters.models import Adapter
 from console import access
+from moderation import snapshots
 from quality import services
 from quality.models import SuspectedLabelError
 
 PAGE_SIZE = 60
+LISTED_CHANGES = 100  # rows the Compare page lists of each kind of change; the diff download has all
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -82,3 +87,84 @@ def undo_fix(request, pk):
     else:
         messages.success(request, f"{suspect.image.original_name}: fix undone.")
     return _back(suspect, request.POST.get("page", ""))
+
+
+# ---------------------------------------------------------------- dataset snapshots
+
+
+def _in_project(request, project_id: int, pk) -> Adapter:
+    """An adapter of the project for this user; 404 for one of another project, or not a number."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise Http404("No such adapter") from None
+    return access.get_or_404(request.user, Adapter.objects.filter(project_id=project_id), pk)
+
+
+@require_http_methods(["GET", "HEAD"])
+def compare(request, adapter_pk):
+    """Two adapters of the project, picked in a GET form (a: before, b: after), side by side: their
+    frozen datasets' differences, label counts and evaluations."""
+    adapter = access.get_or_404(request.user, Adapter.objects.select_related("project"), adapter_pk)
+    project = adapter.project
+    context = {
+        "adapter": adapter,
+        "project": project,
+        "choices": list(services.frozen_adapters(project=project).only("pk", "name", "status", "test_data")),
+        "a": adapter.pk,
+        "b": None,
+        "listed": LISTED_CHANGES,
+    }
+    if request.GET.get("b"):
+        before = _in_project(request, project.pk, request.GET.get("a") or adapter.pk)
+        after = _in_project(request, project.pk, request.GET["b"])
+        context.update(a=before.pk, b=after.pk, before=before, after=after)
+        try:
+            result = services.compare(before=before, after=after)
+        except ValidationError as exc:
+            context["error"] = " ".join(exc.messages)
+        else:
+            diff = result["diff"]
+            context.update(
+                result,
+                sections=[
+                    ("added", "Images added", diff.of(snapshots.ADDED)),
+                    ("removed", "Images removed", diff.of(snapshots.REMOVED)),
+                    (
+                        "labels",
+                        "Labels changed",
+                        diff.of(snapshots.LABELS, snapshots.LABELS_AND_SPLIT),
+                    ),
+                    ("split", "Split changes", diff.of(snapshots.SPLIT, snapshots.LABELS_AND_SPLIT)),
+                ],
+            )
+    return render(request, "quality/compare.html", context)
+
+
+@require_http_methods(["GET", "HEAD"])
+def download_manifest(request, adapter_pk, split):
+    """The adapter's frozen manifest of `split` (train or test) as stored when it trained."""
+    adapter = access.get_or_404(request.user, Adapter.objects.all(), adapter_pk)
+    name = services.manifest_name(adapter=adapter, split=split) if split in services.MANIFEST_SPLITS else ""
+    if not name or not default_storage.exists(name):
+        raise Http404("This adapter has no frozen manifest of that split")
+    return FileResponse(
+        default_storage.open(name, "rb"),
+        as_attachment=True,
+        filename=f"{adapter.name}-{split}.manifest",
+        content_type="application/x-ndjson",
+    )
+
+
+@require_http_methods(["GET", "HEAD"])
+def download_diff(request, adapter_pk, other_pk):
+    """What changed from this adapter's frozen dataset to the other's, one JSON line per image."""
+    before = access.get_or_404(request.user, Adapter.objects.all(), adapter_pk)
+    after = _in_project(request, before.project_id, other_pk)
+    try:
+        body = "".join(services.diff_lines(before=before, after=after))
+    except ValidationError as exc:
+        raise Http404(" ".join(exc.messages)) from exc
+    response = HttpResponse(body, content_type="application/x-ndjson")
+    response["Content-Disposition"] = f'attachment; filename="{before.name}-to-{after.name}.diff.jsonl"'
+    return response

@@ -160,6 +160,32 @@ class World:
             label_check=check, image=self.image, label="Alcohol", given=False, probability=0.9, score=0.9
         )
 
+    def _frozen(self, name: str, labels: list[list[str]]) -> Adapter:
+        """A TRAINING_COMPLETED adapter of the project whose frozen training manifest lists the
+        draft dataset's images with these labels (the Compare page's pair)."""
+        from tests.adapters.conftest import finished_evaluation
+
+        images = list(self.adapter.images.order_by("pk"))
+        adapter = adapter_services.create_adapter(user=self.owner, project=self.project, name=name)
+        manifest = manifests.write_groundtruth(
+            (storage.uri_for(image.file), names) for image, names in zip(images, labels, strict=True)
+        )
+        Adapter.objects.filter(pk=adapter.pk).update(
+            status=Adapter.Status.TRAINING_COMPLETED,
+            training_manifest=storage.save(f"adapters/{adapter.pk}/train.manifest", manifest.encode()),
+            evaluation=finished_evaluation(adapter.arn),
+        )
+        adapter.refresh_from_db()
+        return adapter
+
+    @cached_property
+    def trained(self) -> Adapter:
+        return self._frozen("trained", [["Alcohol"], []])
+
+    @cached_property
+    def retrained(self) -> Adapter:
+        return self._frozen("retrained", [["Alcohol"], ["Alcohol"]])
+
 
 @dataclass
 class Case:
@@ -443,6 +469,23 @@ CASES = [
     Case("quality-label-errors-start", "post", ANNOTATOR, (302,), args=lambda w, user: [w.adapter.pk]),
     Case("quality-suspect-fix", "post", ANNOTATOR, (302,), args=lambda w, user: [w.suspect.pk]),
     Case("quality-suspect-undo", "post", ANNOTATOR, (302,), args=lambda w, user: [w.suspect.pk]),
+    # Dataset snapshots (quality/)
+    Case(
+        "quality-compare",
+        "get",
+        VIEWER,
+        (200,),
+        args=lambda w, user: [w.trained.pk],
+        query=lambda w: {"a": w.trained.pk, "b": w.retrained.pk},
+    ),
+    Case(
+        "quality-compare-diff",
+        "get",
+        VIEWER,
+        (200,),
+        args=lambda w, user: [w.trained.pk, w.retrained.pk],
+    ),
+    Case("quality-frozen-manifest", "get", VIEWER, (200,), args=lambda w, user: [w.trained.pk, "train"]),
     # Too few verified predictions to train: the manager gets the form back with the reason.
     Case(
         "verify-train",
