@@ -90,3 +90,10 @@ def test_two_reviewers_submitting_one_image_the_second_sees_what_the_first_did(c
     assert page.context["p"].line == 2  # moved on to the next image
     assert ImageReview.objects.get(prediction__job=job, prediction__line=1).user == owner
     assert AuditEntry.objects.filter(action="verification.review", user=annotator).count() == 0
+
+
+def test_the_queue_page_has_the_keyboard_shortcuts_switch(client, annotator, owner):
+    job = finished_job(owner, [{"Alcohol": 80.0}])
+    client.force_login(annotator)
+    page = client.get(reverse("verify-queue", args=[job.pk])).content.decode()
+    assert 'id="shortcuts-toggle"' in page  # WCAG 2.1.4: single-key shortcuts can be turned off
