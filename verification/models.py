@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import Case, IntegerField, When
 
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from moderation import taxonomy
@@ -61,3 +62,15 @@ class ReviewClaim(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prediction} claimed by {self.user}"
+
+
+def flagged_first(threshold: float) -> Case:
+    """An ORDER BY term putting the images flagged at `threshold` (a label at or above it, as
+    bulk_analysis.queries.filtered_predictions counts them) before the others: the "flagged"
+    order of the verify grid and of the review queue. An expression on the row like the
+    least-sure order's distance, so it costs what that order costs."""
+    return Case(
+        When(max_confidence__gte=threshold, max_confidence__gt=0, then=0),
+        default=1,
+        output_field=IntegerField(),
+    )

@@ -15,7 +15,7 @@ from bulk_analysis.queries import alt_text, file_name, filtered_predictions, job
 from console.lib.pagination import CountedPaginator
 from console.lib.protection import Protection
 from moderation import taxonomy
-from verification.models import ImageReview
+from verification.models import ImageReview, flagged_first
 from verification.rules import OUTCOME_TEXT, image_outcomes, predicted_labels
 
 PAGE_SIZE = 24  # images per page of the verify grid
@@ -115,6 +115,8 @@ def grid(
         # The images whose strongest label is closest to the threshold: the model is least sure.
         rows = rows.annotate(distance=Abs(F("max_confidence") - Cast(Value(threshold), FloatField())))
         rows = rows.order_by("distance", "line")
+    elif order == "flagged":
+        rows = rows.order_by(flagged_first(threshold), "line")
     else:
         rows = rows.order_by("line")
     shown = CountedPaginator(rows, PAGE_SIZE, count=count).get_page(page)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Value, When
+from django.db.models import Count, Exists, F, OuterRef, Value
 from django.db.models.functions import Abs
 from django.utils import timezone
 
@@ -26,7 +26,7 @@ from moderation.engine.evaluation import autosplit_test_size
 from moderation.manifests import ManifestError, read_groundtruth
 from projects import services as projects
 from projects.models import Project
-from verification.models import ImageReview, ReviewClaim, Verification
+from verification.models import ImageReview, ReviewClaim, Verification, flagged_first
 from verification.rules import ground_truth, outcome, predicted_labels
 
 if TYPE_CHECKING:
@@ -564,12 +564,7 @@ def claim_next(*, user: User, job: BulkAnalysisJob, order: str = "", threshold: 
     if order == "least-sure":
         candidates = candidates.order_by(Abs(F("max_confidence") - Value(threshold)), "line")
     elif order == "flagged":
-        flagged = Case(
-            When(max_confidence__gte=threshold, max_confidence__gt=0, then=0),
-            default=1,
-            output_field=IntegerField(),
-        )
-        candidates = candidates.order_by(flagged, "line")
+        candidates = candidates.order_by(flagged_first(threshold), "line")
     else:
         candidates = candidates.order_by("line")
     for prediction in candidates[:50]:

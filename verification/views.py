@@ -53,6 +53,7 @@ def verify_job(request, pk):
         "flag": flag,
         "status": status,
         "order": order,
+        "orders": services.QUEUE_ORDERS,  # the grid and Start reviewing take the same orders
         "group": request.GET.get("group", ""),
         **shown,
         "labels": taxonomy.TOP_LEVEL,

@@ -288,3 +288,21 @@ def test_the_migration_gives_existing_verdicts_their_job(owner, job):
     importlib.import_module("verification.migrations.0002_job_of_verdicts").backfill(apps, None)
     assert set(Verification.objects.values_list("job_id", flat=True)) == {job.pk}
     assert set(ImageReview.objects.values_list("job_id", flat=True)) == {job.pk}
+
+
+def test_the_flagged_first_order_on_the_grid_and_for_start_reviewing(client, annotator, job):
+    client.force_login(annotator)
+    page = client.get(reverse("verify-job", args=[job.pk]), {"order": "flagged", "threshold": 60})
+    text = page.content.decode()
+
+    lines = [int(chunk.split('"')[0]) for chunk in text.split('class="card verify-card" id="card-')[1:]]
+    assert lines == [1, 2, 4, 3]  # 3 has no label at 60
+    assert '<option value="flagged" selected>Flagged first</option>' in text
+    start = text.split('id="start-reviewing" href="')[1].split('"')[0]
+    assert start.startswith(f"/verify/{job.pk}/queue/?") and start.endswith("order=flagged")
+
+
+def test_the_remove_button_names_its_label(client, annotator, job):
+    client.force_login(annotator)
+    card = verdict(client, job, 3, "Gambling", "added").content.decode()
+    assert 'data-action="remove" title="Remove this label" aria-label="Remove the label Gambling"' in card
