@@ -1,6 +1,5 @@
 import io
 import json
-import time
 
 import pytest
 
@@ -166,16 +165,12 @@ def test_it_refuses_text_that_is_not_utf8():
     assert errors[0][1].startswith("is not UTF-8 text")
 
 
-def test_it_reads_10000_lines_quickly():
+def test_it_reads_10000_lines():  # how fast: make bench (the 10,000-line import)
     text = manifests.write_groundtruth(
         [(f"s3://bucket/img/{i}.jpg", ["Alcohol", "Suggestive"]) for i in range(10_000)]
     )
-
-    started = time.perf_counter()
     entries = manifests.read_groundtruth(text.encode())
-
-    assert len(entries) == 10_000
-    assert time.perf_counter() - started < 1.0
+    assert len(entries) == 10_000 and entries[-1].key == "img/9999.jpg"
 
 
 def test_it_round_trips_a_bulk_input_manifest_keeping_duplicates():

@@ -1,5 +1,3 @@
-import time
-
 import numpy as np
 import pytest
 
@@ -31,9 +29,7 @@ def fit(analyses, truth, **kw):
 
 def test_an_adapter_learns_a_concept_the_base_model_never_flags(symbol_data):
     (train, train_truth), (test, test_truth) = symbol_data
-    started = time.perf_counter()
-    head = fit(train, train_truth)
-    assert time.perf_counter() - started < 5
+    head = fit(train, train_truth)  # how fast: make bench (adapter training)
     assert head.labels == [LABEL]
 
     base = [top_level_confidences(a.labels) for a in test]
