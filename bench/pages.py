@@ -89,7 +89,6 @@ def _console_kwargs(name: str, params: list[str], world: dict) -> dict | None:
             "adapter_pk": world["adapter"].pk,
             "pk": _first_pk("quality.SuspectedLabelError"),
             "other_pk": world["trained"].pk,
-            "split": "train",
         },
     }
     for prefix, values in by_prefix.items():

@@ -16,7 +16,7 @@ urlpatterns = [
         name="quality-compare-diff",
     ),
     path(
-        "adapters/<int:adapter_pk>/manifests/<str:split>/",
+        "adapters/<int:adapter_pk>/manifest/",
         views.download_manifest,
         name="quality-frozen-manifest",
     ),

@@ -142,8 +142,10 @@ def compare(request, adapter_pk):
 
 
 @require_http_methods(["GET", "HEAD"])
-def download_manifest(request, adapter_pk, split):
-    """The adapter's frozen manifest of `split` (train or test) as stored when it trained."""
+def download_manifest(request, adapter_pk):
+    """The adapter's frozen manifest of ?split= (train, the default, or test) as stored when it
+    trained (a query parameter: URLs here take ids only)."""
+    split = request.GET.get("split", "train")
     adapter = access.get_or_404(request.user, Adapter.objects.all(), adapter_pk)
     name = services.manifest_name(adapter=adapter, split=split) if split in services.MANIFEST_SPLITS else ""
     if not name or not default_storage.exists(name):

@@ -485,7 +485,7 @@ CASES = [
         (200,),
         args=lambda w, user: [w.trained.pk, w.retrained.pk],
     ),
-    Case("quality-frozen-manifest", "get", VIEWER, (200,), args=lambda w, user: [w.trained.pk, "train"]),
+    Case("quality-frozen-manifest", "get", VIEWER, (200,), args=lambda w, user: [w.trained.pk]),
     # Too few verified predictions to train: the manager gets the form back with the reason.
     Case(
         "verify-train",

@@ -127,11 +127,11 @@ def test_it_lists_at_most_a_page_of_each_change_and_says_how_many(client, viewer
 def test_it_downloads_the_frozen_manifests_and_the_diff(client, viewer, pair):
     v1, v2 = pair
     client.force_login(viewer)
-    train = client.get(reverse("quality-frozen-manifest", args=[v1.pk, "train"]))
+    train = client.get(reverse("quality-frozen-manifest", args=[v1.pk]) + "?split=train")
     assert train.status_code == 200 and "attachment" in train["Content-Disposition"]
     lines = manifests.read_groundtruth(b"".join(train.streaming_content))
     assert len(lines) == 8
-    test = client.get(reverse("quality-frozen-manifest", args=[v2.pk, "test"]))
+    test = client.get(reverse("quality-frozen-manifest", args=[v2.pk]) + "?split=test")
     assert len(manifests.read_groundtruth(b"".join(test.streaming_content))) == 5
     diff = client.get(reverse("quality-compare-diff", args=[v1.pk, v2.pk]))
     assert diff.status_code == 200 and diff["Content-Type"] == "application/x-ndjson"
@@ -156,10 +156,14 @@ def test_it_has_no_test_manifest_for_an_autosplit_adapter(client, viewer, projec
     add_dataset(adapter, 2, 2)
     freeze(adapter)
     client.force_login(viewer)
-    assert client.get(reverse("quality-frozen-manifest", args=[adapter.pk, "test"])).status_code == 404
-    assert client.get(reverse("quality-frozen-manifest", args=[adapter.pk, "other"])).status_code == 404
+    assert (
+        client.get(reverse("quality-frozen-manifest", args=[adapter.pk]) + "?split=test").status_code == 404
+    )
+    assert (
+        client.get(reverse("quality-frozen-manifest", args=[adapter.pk]) + "?split=other").status_code == 404
+    )
     draft = make_adapter(project, "draft")
-    assert client.get(reverse("quality-frozen-manifest", args=[draft.pk, "train"])).status_code == 404
+    assert client.get(reverse("quality-frozen-manifest", args=[draft.pk]) + "?split=train").status_code == 404
 
 
 def test_an_adapter_of_another_project_or_none_is_a_404(client, viewer, owner, pair):
@@ -175,7 +179,7 @@ def test_an_adapter_of_another_project_or_none_is_a_404(client, viewer, owner, p
     assert client.get(url, {"a": v1.pk, "b": "nope"}).status_code == 404
     assert client.get(reverse("quality-compare", args=[99999])).status_code == 404
     assert client.get(reverse("quality-compare-diff", args=[v1.pk, stranger.pk])).status_code == 404
-    assert client.get(reverse("quality-frozen-manifest", args=[99999, "train"])).status_code == 404
+    assert client.get(reverse("quality-frozen-manifest", args=[99999]) + "?split=train").status_code == 404
 
 
 def test_it_says_so_when_an_adapter_never_trained(client, viewer, pair, project):
