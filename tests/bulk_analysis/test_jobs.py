@@ -157,6 +157,7 @@ def test_it_refuses_an_s3_prefix_of_another_bucket_when_s3_is_not_configured(
     for name in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     settings.AWS_S3_ENDPOINT_URL = None
+    settings.STORAGE_BACKEND = "local"  # as the embedded default (the stack run keeps its files on S3)
 
     response = owner_client.post(
         reverse("bulk-new"),

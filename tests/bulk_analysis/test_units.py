@@ -99,6 +99,7 @@ def test_an_image_in_a_bucket_not_ours_fails_in_place_when_s3_is_not_configured(
     for name in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     settings.AWS_S3_ENDPOINT_URL = None
+    settings.STORAGE_BACKEND = "local"  # as the embedded default (the stack run keeps its files on S3)
     job = running_job(owner, images(1), ["s3://someone-else/photos/a.jpg"])
 
     runner.run_unit(job_id=job.pk, first_line=1, last_line=25)
