@@ -68,6 +68,10 @@ class BulkAnalysisJob(GuardedTransitions, models.Model):
     # Analysed images flagged at the job's minimum confidence, stored with the histograms when it
     # finishes (the Bulk analysis list shows it without counting the predictions).
     flagged_images = models.PositiveIntegerField(null=True, blank=True)
+    # Images analysed and images failed so far, moved in the same transaction as each row's state
+    # (bulk_analysis.runner): a running job's progress reads these, not a COUNT of its predictions.
+    done_images = models.PositiveIntegerField(default=0)
+    failed_images = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
@@ -204,12 +208,17 @@ class Prediction(models.Model):
             models.UniqueConstraint(fields=["job", "line"], name="prediction_unique_line"),
         ]
         indexes = [
-            # Progress (COUNT by state) and the job's pending units.
-            models.Index(fields=["job", "state"], name="prediction_state_idx"),
+            # The job's pending units, and the results grid's flagged, unflagged and failed tabs:
+            # filtered by state and paged in line order straight off the index (no sort of
+            # every flagged row of the job; bulk_analysis.queries.filtered_predictions).
+            models.Index(fields=["job", "state", "line"], name="prediction_state_line_idx"),
             # The detail and verify grids, ordered by confidence for "least sure first".
             models.Index(fields=["job", "max_confidence"], name="prediction_conf_idx"),
             # The verify page's near-duplicate groups: a group's size, and its images.
             models.Index(fields=["job", "duplicate_group"], name="prediction_duplicates_idx"),
+            # The admin's filters (bulk_analysis/admin.py): one state's or error's, newest first.
+            models.Index(fields=["state", "id"], name="prediction_admin_state_idx"),
+            models.Index(fields=["error_code", "id"], name="prediction_admin_error_idx"),
         ]
 
     def __str__(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.html import json_script
 
 from bulk_analysis import histograms
@@ -39,16 +39,9 @@ def job_list() -> QuerySet[BulkAnalysisJob]:
 
 
 def progress(job: BulkAnalysisJob) -> dict[str, int]:
-    """Done, failed and pending counts (COUNT queries on the state index)."""
-    counts = job.predictions.aggregate(
-        total=Count("pk"),
-        done=Count("pk", filter=Q(state=Prediction.State.DONE)),
-        failed=Count("pk", filter=Q(state=Prediction.State.FAILED)),
-    )
-    counts["finished"] = counts["done"] + counts["failed"]
-    counts["pending"] = counts["total"] - counts["finished"]
-    counts["percent"] = round(100 * counts["finished"] / counts["total"]) if counts["total"] else 0
-    return counts
+    """Done, failed and pending counts of a job, from the counters kept with its rows (total_images
+    as images are added; done_images and failed_images in each row's transaction): no query."""
+    return _counts(job.total_images, job.done_images, job.failed_images)
 
 
 def job_histograms(job: BulkAnalysisJob) -> dict[str, Any]:
@@ -57,8 +50,11 @@ def job_histograms(job: BulkAnalysisJob) -> dict[str, Any]:
 
 
 def finished_progress(binned: dict[str, Any]) -> dict[str, int]:
-    """progress() of a finished job, from its histograms instead of a COUNT over its predictions."""
-    total, done, failed = binned["total"], binned["done"], binned["failed"]
+    """progress() of a finished job, from its histograms."""
+    return _counts(binned["total"], binned["done"], binned["failed"])
+
+
+def _counts(total: int, done: int, failed: int) -> dict[str, int]:
     finished = done + failed
     return {
         "total": total,
@@ -87,12 +83,14 @@ def filtered_predictions(
     rows = job.predictions.all()
     if label in taxonomy.TOP_LEVEL:
         rows = rows.filter(**{f"top_labels__{label}__gte": threshold})
+    unflagged = Q(max_confidence__lt=threshold) | Q(max_confidence=0)
     if flag == "flagged":
-        rows = rows.filter(state=Prediction.State.DONE, max_confidence__gte=threshold, max_confidence__gt=0)
+        # Written as "not unflagged": a range on max_confidence would lead SQLite's planner to
+        # the confidence index and a sort of every flagged row of the job; this way the
+        # (job, state, line) index serves the filter and the order, and a page reads its rows.
+        rows = rows.filter(state=Prediction.State.DONE).exclude(unflagged)
     elif flag == "unflagged":
-        rows = rows.filter(state=Prediction.State.DONE).filter(
-            Q(max_confidence__lt=threshold) | Q(max_confidence=0)
-        )
+        rows = rows.filter(state=Prediction.State.DONE).filter(unflagged)
     elif flag == "failed":
         rows = rows.filter(state=Prediction.State.FAILED)
     return rows

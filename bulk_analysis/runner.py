@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 
 from bulk_analysis import histograms
@@ -167,6 +167,15 @@ def _screen(
     return screening.response, {"sha256": screening.sha256, "bank_matches": matches}
 
 
+def _count(job_id: int, *, done: int = 0, failed: int = 0) -> None:
+    """Move the job's progress counters (done_images, failed_images) by rows that just left
+    pending; in the transaction that moved them, so the counters and the rows always agree."""
+    if done or failed:
+        BulkAnalysisJob.objects.filter(pk=job_id).update(
+            done_images=F("done_images") + done, failed_images=F("failed_images") + failed
+        )
+
+
 def _record_result(
     prediction: Prediction,
     seconds: float | None,
@@ -175,8 +184,8 @@ def _record_result(
 ) -> bool:
     tops = top_labels(response)
     response = {k: v for k, v in response.items() if k != "ResponseMetadata"}
-    return bool(
-        Prediction.objects.filter(pk=prediction.pk, state=Prediction.State.PENDING).update(
+    with transaction.atomic():
+        moved = Prediction.objects.filter(pk=prediction.pk, state=Prediction.State.PENDING).update(
             state=Prediction.State.DONE,
             response=response,
             top_labels=tops,
@@ -185,18 +194,32 @@ def _record_result(
             finished_at=timezone.now(),
             **(banks or {}),
         )
-    )
+        _count(prediction.job_id, done=moved)
+    return bool(moved)
 
 
 def _record_failure(prediction: Prediction, code: str, message: str) -> bool:
-    return bool(
-        Prediction.objects.filter(pk=prediction.pk, state=Prediction.State.PENDING).update(
+    with transaction.atomic():
+        moved = Prediction.objects.filter(pk=prediction.pk, state=Prediction.State.PENDING).update(
             state=Prediction.State.FAILED,
             error_code=code[:64],
             error_message=message,
             finished_at=timezone.now(),
         )
-    )
+        _count(prediction.job_id, failed=moved)
+    return bool(moved)
+
+
+def _fail_pending(job: BulkAnalysisJob, code: str, message: str, **lines: int) -> None:
+    """Fail the job's rows still pending (of lines line__gte..line__lte when given) with one reason."""
+    with transaction.atomic():
+        moved = job.predictions.filter(state=Prediction.State.PENDING, **lines).update(
+            state=Prediction.State.FAILED,
+            error_code=code[:64],
+            error_message=message,
+            finished_at=timezone.now(),
+        )
+        _count(job.pk, failed=moved)
 
 
 # ---------------------------------------------------------------- analysing image by image
@@ -361,12 +384,7 @@ def poll(*, job_id: int) -> bool:
                 prediction, str(result.get("code") or "Unknown"), str(result.get("message") or "")
             )
     # Every image gets exactly one result, even one AWS did not report.
-    job.predictions.filter(state=Prediction.State.PENDING).update(
-        state=Prediction.State.FAILED,
-        error_code="MissingResult",
-        error_message="The bulk analysis job returned no result for this line.",
-        finished_at=timezone.now(),
-    )
+    _fail_pending(job, "MissingResult", "The bulk analysis job returned no result for this line.")
     finish_if_done(job=job)
     return True
 
@@ -386,12 +404,7 @@ def fail_job(*, job: BulkAnalysisJob, code: str, message: str) -> bool:
     with transaction.atomic():
         if not job.fail(code, message):
             return False
-        job.predictions.filter(state=Prediction.State.PENDING).update(
-            state=Prediction.State.FAILED,
-            error_code=code[:64],
-            error_message=message,
-            finished_at=timezone.now(),
-        )
+        _fail_pending(job, code, message)
         job.histograms = job.predictions.histograms()
         job.save(update_fields=["histograms"])
         _notify(job, f"Bulk analysis job {job.name} failed: {message}", "error")
@@ -560,12 +573,7 @@ def give_up_unit(*, job_id: int, first_line: int, last_line: int, message: str) 
     job = BulkAnalysisJob.objects.filter(pk=job_id).first()
     if job is None:
         return
-    job.predictions.filter(line__gte=first_line, line__lte=last_line, state=Prediction.State.PENDING).update(
-        state=Prediction.State.FAILED,
-        error_code="TimeLimitExceeded",
-        error_message=message,
-        finished_at=timezone.now(),
-    )
+    _fail_pending(job, "TimeLimitExceeded", message, line__gte=first_line, line__lte=last_line)
     finish_if_done(job=job)
 
 

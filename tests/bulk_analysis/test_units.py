@@ -53,12 +53,15 @@ def test_it_records_one_result_per_image_and_fails_bad_ones_in_place(owner):
     assert ImageEmbedding.objects.count() == 4  # the copy was analysed once
     summary = manifests.read_summary(storage.read_ref(storage.ref_for(job.summary)))
     assert (summary.total, summary.valid, summary.invalid) == (7, 5, 2)
+    assert (job.done_images, job.failed_images) == (5, 2)  # counted with each row's change
 
     # A redelivered unit finds nothing pending and changes nothing.
     before = list(job.predictions.order_by("line").values_list("state", "finished_at", "response"))
     BulkAnalysisJob.objects.filter(pk=job.pk).update(status=BulkAnalysisJob.Status.IN_PROGRESS)
     runner.run_unit(job_id=job.pk, first_line=1, last_line=25)
     assert list(job.predictions.order_by("line").values_list("state", "finished_at", "response")) == before
+    job.refresh_from_db()
+    assert (job.done_images, job.failed_images) == (5, 2)
 
 
 def test_it_leaves_a_row_another_copy_of_the_unit_has_done_as_it_is(owner):
