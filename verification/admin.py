@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from verification.models import ImageReview, ReviewClaim, Verification
+from verification.models import ImageReview, ReviewClaim, SecondReview, SecondReviewPlan, Verification
 
 
 @admin.register(Verification)
@@ -29,4 +29,22 @@ class ReviewClaimAdmin(admin.ModelAdmin):
     show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     raw_id_fields = ["prediction", "job"]
     list_select_related = ["prediction__job", "user"]
+    ordering = ["-pk"]
+
+
+@admin.register(SecondReviewPlan)
+class SecondReviewPlanAdmin(admin.ModelAdmin):
+    list_display = ["job", "share", "set_by", "updated_at"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
+    raw_id_fields = ["job"]
+    ordering = ["-pk"]
+
+
+@admin.register(SecondReview)
+class SecondReviewAdmin(admin.ModelAdmin):
+    list_display = ["prediction", "first_user", "user", "agrees", "decided_by", "reviewed_at"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
+    list_filter = ["agrees"]
+    raw_id_fields = ["prediction", "job"]
+    list_select_related = ["prediction__job", "first_user", "user", "decided_by"]
     ordering = ["-pk"]

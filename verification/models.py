@@ -74,3 +74,46 @@ def flagged_first(threshold: float) -> Case:
         default=1,
         output_field=IntegerField(),
     )
+
+
+class SecondReviewPlan(models.Model):
+    """A job's request for a second, blind review of a share of its reviewed images (issue 18's
+    reviewer agreement). Kept here, not on the job, so that verification owns its migration."""
+
+    job = models.OneToOneField(BulkAnalysisJob, on_delete=models.CASCADE, related_name="second_review_plan")
+    share = models.PositiveSmallIntegerField()  # percent of the reviewed images, 0 to 100
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.job}: second review of {self.share}%"
+
+
+class SecondReview(models.Model):
+    """One image picked for a second review: pending until a reviewer other than the first gives
+    it (blind: the labels they say the image has), then compared with the first review's labels
+    as they were at that moment. A disagreement waits for a manager's decision, which becomes
+    the image's verdicts; until then the first review stands."""
+
+    prediction = models.OneToOneField(Prediction, on_delete=models.CASCADE, related_name="second_review")
+    # By the job's index the queue and the agreement page read a job's rows alone.
+    job = models.ForeignKey(BulkAnalysisJob, on_delete=models.CASCADE, related_name="second_reviews")
+    first_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    threshold = models.FloatField(null=True, blank=True)  # the threshold the second reviewer saw
+    first_labels = models.JSONField(default=list)  # the first review's ground truth then
+    labels = models.JSONField(default=list)  # the second reviewer's
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    agrees = models.BooleanField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision = models.JSONField(default=list)  # the adjudicator's labels, now the verdict
+
+    def __str__(self) -> str:
+        return f"second review of {self.prediction}"

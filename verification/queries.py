@@ -3,7 +3,7 @@ filters them, and each image's card with its verdicts and outcomes."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db.models import Count, F, FloatField, Value
@@ -139,3 +139,13 @@ def grid(
         for p in shown
     ]
     return {"page": shown, "cards": cards}
+
+
+def label_choices(tops: Mapping[str, float], checked: Iterable[str]) -> list[dict[str, Any]]:
+    """Every top-level label as a checkbox of a second review or a decision, with its predicted
+    confidence (if any) and whether it starts checked."""
+    checked = set(checked)
+    return [
+        {"name": name, "confidence": tops.get(name), "checked": name in checked}
+        for name in taxonomy.TOP_LEVEL
+    ]

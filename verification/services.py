@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import random
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -10,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Value
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Value
 from django.db.models.functions import Abs
 from django.utils import timezone
 
@@ -26,7 +28,14 @@ from moderation.engine.evaluation import autosplit_test_size
 from moderation.manifests import ManifestError, read_groundtruth
 from projects import services as projects
 from projects.models import Project
-from verification.models import ImageReview, ReviewClaim, Verification, flagged_first
+from verification.models import (
+    ImageReview,
+    ReviewClaim,
+    SecondReview,
+    SecondReviewPlan,
+    Verification,
+    flagged_first,
+)
 from verification.rules import ground_truth, outcome, predicted_labels
 
 if TYPE_CHECKING:
@@ -120,6 +129,7 @@ def _mark_reviewed(user: User, prediction: Prediction) -> tuple[ImageReview, boo
             review = ImageReview.objects.create(prediction=prediction, job_id=prediction.job_id, user=user)
     except IntegrityError:
         return ImageReview.objects.select_related("user").get(prediction=prediction), False
+    _pick_for_second_review(prediction, user)
     return review, True
 
 
@@ -177,6 +187,8 @@ def undo(
                 return False
         if unreview and not prediction.verifications.exists():
             ImageReview.objects.filter(prediction=prediction).delete()
+            # no first review any more: nothing to review a second time
+            SecondReview.objects.filter(prediction=prediction, reviewed_at__isnull=True).delete()
         record(
             user,
             "verification.undo",
@@ -556,9 +568,17 @@ def claim_next(*, user: User, job: BulkAnalysisJob, order: str = "", threshold: 
     now = timezone.now()
     expiry = now - timedelta(seconds=CLAIM_SECONDS)
     ReviewClaim.objects.filter(job=job, user=user).delete()
+    # Nobody has reviewed it, or it waits for a second review that this user may give (they
+    # did not give its first): the only way two reviewers are handed one image.
+    unreviewed = ~Exists(ImageReview.objects.filter(prediction=OuterRef("pk")))
+    second = Exists(
+        SecondReview.objects.filter(prediction=OuterRef("pk"), reviewed_at__isnull=True).exclude(
+            first_user=user
+        )
+    )
     candidates = (
         job.predictions.filter(state=Prediction.State.DONE)
-        .exclude(Exists(ImageReview.objects.filter(prediction=OuterRef("pk"))))
+        .filter(unreviewed | second)
         .exclude(Exists(ReviewClaim.objects.filter(prediction=OuterRef("pk"), claimed_at__gte=expiry)))
     )
     if order == "least-sure":
@@ -601,3 +621,225 @@ def queue_progress(*, job: BulkAnalysisJob) -> dict[str, Any]:
         "remaining": total - reviewed,
         "total": total,
     }
+
+
+# ---------------------------------------------------------------- reviewer agreement
+
+
+def second_review_share(*, job: BulkAnalysisJob) -> int:
+    """The percent of the job's reviewed images it asks a second review of (0: none)."""
+    return SecondReviewPlan.objects.filter(job=job).values_list("share", flat=True).first() or 0
+
+
+def set_second_review_share(*, user: User, job: BulkAnalysisJob, share: int) -> int:
+    """Ask for a second review of `share` percent of the job's reviewed images: images reviewed
+    from now on are picked at that rate as their first review is written, and the images
+    reviewed already are topped up at random to that share. Returns how many were picked now.
+    0 stops asking and drops the second reviews nobody has given yet."""
+    if not 0 <= share <= 100:
+        raise ValidationError(f"Second review: {share} is not a percent from 0 to 100.")
+    with transaction.atomic():
+        SecondReviewPlan.objects.update_or_create(job=job, defaults={"share": share, "set_by": user})
+        picked = 0
+        if share == 0:
+            SecondReview.objects.filter(job=job, reviewed_at__isnull=True).delete()
+        else:
+            reviewed = ImageReview.objects.filter(job=job)
+            wanted = math.ceil(reviewed.count() * share / 100) - SecondReview.objects.filter(job=job).count()
+            if wanted > 0:
+                # A one-off random pick by the manager's action, not per page view.
+                rows = reviewed.exclude(
+                    Exists(SecondReview.objects.filter(prediction=OuterRef("prediction")))
+                )
+                SecondReview.objects.bulk_create(
+                    SecondReview(prediction_id=pid, job=job, first_user_id=uid)
+                    for pid, uid in rows.order_by("?").values_list("prediction_id", "user_id")[:wanted]
+                )
+                picked = wanted
+        record(user, "verification.second_review_share", job, project=_job_project(job), share=share)
+    return picked
+
+
+def _job_project(job: BulkAnalysisJob) -> Project | None:
+    return job.adapter.project if job.adapter else None
+
+
+def _pick_for_second_review(prediction: Prediction, first_user: User) -> None:
+    """As an image's first review is written: pick it for a second review at the job's share."""
+    share = SecondReviewPlan.objects.filter(job_id=prediction.job_id).values_list("share", flat=True).first()
+    if share and random.random() * 100 < share:  # a sample, not a secret
+        SecondReview.objects.create(prediction=prediction, job_id=prediction.job_id, first_user=first_user)
+
+
+def first_review_labels(prediction: Prediction, threshold: float) -> list[str]:
+    """The labels the image has by its verdicts (the first review, or an adjudicator's decision)."""
+    verdicts = dict(prediction.verifications.values_list("label", "verdict"))
+    return ground_truth(predicted_labels(prediction.top_labels, threshold), verdicts)
+
+
+def pending_second_review(*, user: User, prediction: Prediction) -> SecondReview | None:
+    """The second review `user` may give this image now (they did not give its first), if any."""
+    return (
+        SecondReview.objects.filter(prediction=prediction, reviewed_at__isnull=True)
+        .exclude(first_user=user)
+        .first()
+    )
+
+
+def submit_second_review(
+    *, user: User, prediction: Prediction, labels: list[str], threshold: float
+) -> SecondReview:
+    """The second reviewer's labels for an image picked for a second review, compared with the
+    first review's labels as they are now. The first review stays the verdict; a disagreement
+    waits for a manager (adjudicate). Only the first second reviewer to submit counts."""
+    _check(prediction, taxonomy.TOP_LEVEL[0], threshold)  # the image and threshold; labels below
+    unknown = [name for name in labels if name not in taxonomy.TOP_LEVEL]
+    if unknown:
+        raise ValidationError(f"Labels: {', '.join(unknown)} are not top-level moderation labels.")
+    second = [name for name in taxonomy.TOP_LEVEL if name in labels]
+    with transaction.atomic():
+        first = first_review_labels(prediction, threshold)
+        rows = SecondReview.objects.filter(prediction=prediction, reviewed_at__isnull=True).exclude(
+            first_user=user
+        )
+        if not rows.update(
+            user=user,
+            labels=second,
+            first_labels=first,
+            threshold=threshold,
+            reviewed_at=timezone.now(),
+            agrees=first == second,
+        ):
+            raise ValidationError(
+                f"Line {prediction.line} needs no second review from you: it was not asked for, "
+                "another reviewer gave it, or you gave its first review.",
+                code="reviewed",
+            )
+        ReviewClaim.objects.filter(prediction=prediction, user=user).delete()
+        row = SecondReview.objects.select_related("first_user").get(prediction=prediction)
+        record(
+            user,
+            "verification.second_review",
+            prediction,
+            project=_project(prediction),
+            job=prediction.job_id,
+            line=prediction.line,
+            labels=second,
+            threshold=threshold,
+            first_user=row.first_user.username if row.first_user else None,
+            first_labels=first,
+            agrees=row.agrees,
+        )
+    return row
+
+
+def adjudicate(*, user: User, prediction: Prediction, labels: list[str]) -> SecondReview:
+    """A manager's decision on an image whose two reviews disagree: it becomes the image's
+    verdicts (at the threshold the second review was given at), and the audit entry keeps both
+    reviews next to it. Only one decision counts (a conditional update)."""
+    unknown = [name for name in labels if name not in taxonomy.TOP_LEVEL]
+    if unknown:
+        raise ValidationError(f"Labels: {', '.join(unknown)} are not top-level moderation labels.")
+    decision = [name for name in taxonomy.TOP_LEVEL if name in labels]
+    with transaction.atomic():
+        if not SecondReview.objects.filter(
+            prediction=prediction, agrees=False, decided_at__isnull=True
+        ).update(decided_by=user, decided_at=timezone.now(), decision=decision):
+            raise ValidationError(f"Line {prediction.line} has no disagreement waiting for a decision.")
+        row = SecondReview.objects.select_related("first_user", "user").get(prediction=prediction)
+        threshold = row.threshold if row.threshold is not None else prediction.job.min_confidence
+        predicted = predicted_labels(prediction.top_labels, threshold)
+        for name in taxonomy.TOP_LEVEL:
+            if name in predicted:
+                verdict = Verdict.CORRECT if name in decision else Verdict.INCORRECT
+            elif name in decision:
+                verdict = Verdict.ADDED
+            else:
+                Verification.objects.filter(prediction=prediction, label=name).delete()
+                continue
+            _upsert(prediction, name, {"verdict": verdict, "threshold": threshold, "user": user})
+        record(
+            user,
+            "verification.adjudicate",
+            prediction,
+            project=_project(prediction),
+            job=prediction.job_id,
+            line=prediction.line,
+            decision=decision,
+            threshold=threshold,
+            first_user=row.first_user.username if row.first_user else None,
+            first_labels=row.first_labels,
+            second_user=row.user.username if row.user else None,
+            second_labels=row.labels,
+        )
+    return row
+
+
+@dataclass
+class Agreement:
+    """How often two reviews of one image agree: `images` compared, `agreeing` of them, and
+    Cohen's kappa over the yes/no decisions (None where it is undefined: one class only)."""
+
+    name: str
+    images: int = 0
+    agreeing: int = 0
+    kappa: float | None = None
+
+    @property
+    def share(self) -> float | None:
+        return self.agreeing / self.images if self.images else None
+
+
+def _kappa(first: list[bool], second: list[bool]) -> float | None:
+    from sklearn.metrics import cohen_kappa_score  # imported on use: it loads in about a second
+
+    if len(set(first) | set(second)) < 2:
+        return None  # both said the same one thing every time: chance agreement is 1, kappa 0/0
+    value = float(cohen_kappa_score(first, second))
+    return None if math.isnan(value) else value
+
+
+def agreement(*, job: BulkAnalysisJob) -> dict[str, Any]:
+    """The job's reviewer agreement over its given second reviews: per label (the two reviews
+    say the same about that label), per reviewer (an image agrees when both reviews give the
+    same labels; kappa over every label's yes/no, this reviewer against the other), and the
+    disagreements waiting for a decision."""
+    rows = list(
+        SecondReview.objects.filter(job=job, reviewed_at__isnull=False).values_list(
+            "first_user__username", "user__username", "first_labels", "labels"
+        )
+    )
+    labels = []
+    for name in taxonomy.TOP_LEVEL:
+        first = [name in a for _, _, a, _ in rows]
+        second = [name in b for _, _, _, b in rows]
+        same = sum(x == y for x, y in zip(first, second, strict=True))
+        labels.append(Agreement(name, len(rows), same, _kappa(first, second) if rows else None))
+    by_reviewer: dict[str, tuple[Agreement, list[bool], list[bool]]] = {}
+    for first_user, second_user, a, b in rows:
+        for me, mine, theirs in ((first_user, a, b), (second_user, b, a)):
+            item, xs, ys = by_reviewer.setdefault(me or "(deleted user)", (Agreement(me or ""), [], []))
+            item.images += 1
+            item.agreeing += mine == theirs
+            xs.extend(name in mine for name in taxonomy.TOP_LEVEL)
+            ys.extend(name in theirs for name in taxonomy.TOP_LEVEL)
+    reviewers = []
+    for name, (item, xs, ys) in sorted(by_reviewer.items()):
+        item.name, item.kappa = name, _kappa(xs, ys)
+        reviewers.append(item)
+    return {
+        "share": second_review_share(job=job),
+        "asked": SecondReview.objects.filter(job=job).count(),
+        "given": len(rows),
+        "labels": labels,
+        "reviewers": reviewers,
+    }
+
+
+def disagreements(*, job: BulkAnalysisJob) -> QuerySet[SecondReview]:
+    """The job's second reviews that disagree with the first and wait for a manager's decision."""
+    return (
+        SecondReview.objects.filter(job=job, agrees=False, decided_at__isnull=True)
+        .select_related("prediction", "first_user", "user")
+        .order_by("prediction__line")
+    )

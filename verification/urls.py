@@ -11,4 +11,7 @@ urlpatterns = [
     path("<int:pk>/queue/", views.review_queue, name="verify-queue"),
     path("<int:pk>/images/<int:line>/group/", views.apply_to_group, name="verify-group"),
     path("<int:pk>/images/<int:line>/group/undo/", views.undo_group, name="verify-group-undo"),
+    path("<int:pk>/second-review/", views.set_second_review, name="verify-second-review"),
+    path("<int:pk>/agreement/", views.agreement, name="verify-agreement"),
+    path("<int:pk>/images/<int:line>/adjudicate/", views.adjudicate, name="verify-adjudicate"),
 ]

@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -13,6 +14,7 @@ from console.models import Profile
 from moderation import taxonomy
 from verification import queries, services
 from verification.forms import TrainFromVerificationForm
+from verification.rules import predicted_labels
 
 
 def _job(request, pk, role=access.VIEWER) -> BulkAnalysisJob:
@@ -58,6 +60,8 @@ def verify_job(request, pk):
         **shown,
         "labels": taxonomy.TOP_LEVEL,
         "can_verify": access.has_role(request.user, access.ANNOTATOR),
+        "can_manage": access.has_role(request.user, access.MANAGER),
+        "second_review_share": services.second_review_share(job=job),
         "query": request.GET.urlencode(),
         **_performance(job, threshold, verdicts, reviewed),
     }
@@ -230,7 +234,15 @@ def review_queue(request, pk):
     if request.method == "POST":
         prediction = _prediction(request, pk, request.POST.get("line", "0"))
         try:
-            services.mark_reviewed(user=request.user, prediction=prediction)
+            if request.POST.get("second") == "1":
+                services.submit_second_review(
+                    user=request.user,
+                    prediction=prediction,
+                    labels=request.POST.getlist("labels"),
+                    threshold=threshold,
+                )
+            else:
+                services.mark_reviewed(user=request.user, prediction=prediction)
         except ValidationError as exc:
             notice = messages.warning if exc.code == "reviewed" else messages.error
             notice(request, " ".join(exc.messages))
@@ -250,7 +262,79 @@ def review_queue(request, pk):
         "can_verify": True,
     }
     if prediction is not None:
+        # A second review is blind: the card shows the predictions, not the first review's verdicts.
+        second = services.pending_second_review(user=request.user, prediction=prediction) is not None
         context |= queries.card_context(
-            prediction, threshold, protection=Profile.for_user(request.user).protection()
+            prediction,
+            threshold,
+            protection=Profile.for_user(request.user).protection(),
+            **({"verdicts": {}, "reviewed": False} if second else {}),
         )
+        context["second"] = second
+        if second:  # starts as predicted, as a first review does
+            checked = predicted_labels(prediction.top_labels, threshold)
+            context["choices"] = queries.label_choices(prediction.top_labels, checked)
     return render(request, "verification/queue.html", context)
+
+
+# ---------------------------------------------------------------- reviewer agreement
+
+
+@require_POST
+def set_second_review(request, pk):
+    """A manager asks for a second review of a share (percent) of the job's reviewed images."""
+    job = _job(request, pk, access.MANAGER)
+    try:
+        share = int(request.POST.get("share", ""))
+    except ValueError:
+        messages.error(request, "Second review: give a whole percent from 0 to 100.")
+    else:
+        try:
+            picked = services.set_second_review_share(user=request.user, job=job, share=share)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(
+                request,
+                f"Second review of {share}% of the reviewed images ({picked} picked from those so far).",
+            )
+    return redirect("verify-job", pk)
+
+
+def agreement(request, pk):
+    """Reviewer agreement per label and per reviewer, and the disagreements a manager decides."""
+    job = _job(request, pk)
+    shown = Paginator(services.disagreements(job=job), queries.PAGE_SIZE).get_page(request.GET.get("page"))
+    protection = Profile.for_user(request.user).protection()
+    cases = []
+    for row in shown:
+        row.prediction.job = job
+        card = queries.card_context(
+            row.prediction, row.threshold or job.min_confidence, protection=protection, duplicates=0
+        )
+        card["choices"] = queries.label_choices(row.prediction.top_labels, row.first_labels)
+        cases.append({**card, "second": row})
+    context = {
+        "job": job,
+        "stats": services.agreement(job=job),
+        "page": shown,
+        "cases": cases,
+        "labels": taxonomy.TOP_LEVEL,
+        "can_decide": access.has_role(request.user, access.MANAGER),
+    }
+    return render(request, "verification/agreement.html", context)
+
+
+@require_POST
+def adjudicate(request, pk, line):
+    """A manager's decision on a disagreement: the labels the image has, now its verdicts."""
+    job = _job(request, pk, access.MANAGER)
+    prediction = get_object_or_404(Prediction, job=job, line=line)
+    prediction.job = job
+    try:
+        services.adjudicate(user=request.user, prediction=prediction, labels=request.POST.getlist("labels"))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Decided line {line}: the decision is now its verdict.")
+    return redirect("verify-agreement", pk)

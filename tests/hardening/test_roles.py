@@ -413,6 +413,17 @@ CASES = [
         data=lambda w: {"label": "Alcohol", "threshold": "50"},
     ),
     Case("verify-group-undo", "post", ANNOTATOR, (302,), args=job_line, data=lambda w: {"token": "x"}),
+    Case(
+        "verify-second-review",
+        "post",
+        MANAGER,
+        (302,),
+        args=lambda w, user: [w.job.pk],
+        data=lambda w: {"share": "10"},
+    ),
+    Case("verify-agreement", "get", VIEWER, (200,), args=lambda w, user: [w.job.pk]),
+    # No disagreement on line 1: back to the agreement page with the reason.
+    Case("verify-adjudicate", "post", MANAGER, (302,), args=job_line, data=lambda w: {"labels": "Alcohol"}),
     # Hash banks
     Case("hashbanks-list", "get", VIEWER, (200,)),
     Case(

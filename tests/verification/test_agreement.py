@@ -1,0 +1,194 @@
+"""Reviewer agreement (issue 18): a job asks for a second, blind review of a share of its reviewed
+images; the queue hands them to a reviewer other than the first; the job shows agreement per
+label and per reviewer; a manager decides each disagreement and the decision becomes the verdict."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.test import Client
+from django.urls import reverse
+from sklearn.metrics import cohen_kappa_score
+
+from console.models import AuditEntry, Profile
+from tests.bulk_analysis.conftest import finished_job
+from tests.conftest import make_user
+from verification import services
+from verification.models import ImageReview, SecondReview, Verification
+
+pytestmark = pytest.mark.django_db
+
+
+def review(user, job, threshold=50, **verdicts):
+    """`user` takes the next image from the queue, gives `verdicts` and submits it."""
+    p = services.claim_next(user=user, job=job, threshold=threshold)
+    for label, verdict in verdicts.items():
+        services.set_verdict(user=user, prediction=p, label=label, verdict=verdict, threshold=threshold)
+    services.mark_reviewed(user=user, prediction=p)
+    return p
+
+
+def test_it_never_hands_a_reviewed_image_to_another_reviewer_unless_a_second_review_is_asked(
+    owner, annotator
+):
+    job = finished_job(owner, [{"Alcohol": 80.0}])
+    review(owner, job)
+    assert services.claim_next(user=annotator, job=job, threshold=50) is None
+
+    services.set_second_review_share(user=owner, job=job, share=100)
+    assert services.claim_next(user=owner, job=job, threshold=50) is None  # not to the first reviewer
+    assert services.claim_next(user=annotator, job=job, threshold=50).line == 1
+
+
+def test_it_picks_the_share_of_images_reviewed_already_and_of_those_reviewed_later(owner, annotator):
+    job = finished_job(owner, [{}] * 20)
+    for _ in range(10):
+        review(annotator, job)
+    assert services.set_second_review_share(user=owner, job=job, share=10) == 1
+    assert SecondReview.objects.filter(job=job).count() == 1
+    assert services.set_second_review_share(user=owner, job=job, share=30) == 2  # topped up to 3
+
+    services.set_second_review_share(user=owner, job=job, share=100)
+    review(annotator, job)
+    assert SecondReview.objects.filter(job=job).count() == 11  # every later one at 100 %
+    assert all(r.first_user == annotator for r in SecondReview.objects.filter(job=job))
+
+    services.set_second_review_share(user=owner, job=job, share=0)  # stop: the pending ones go
+    assert not SecondReview.objects.filter(job=job).exists()
+    with pytest.raises(ValidationError, match="percent"):
+        services.set_second_review_share(user=owner, job=job, share=101)
+
+
+def test_a_second_review_that_agrees_changes_nothing(owner, annotator):
+    job = finished_job(owner, [{"Alcohol": 80.0}])
+    services.set_second_review_share(user=owner, job=job, share=100)
+    p = review(annotator, job, Alcohol="correct")
+    assert services.claim_next(user=owner, job=job, threshold=50) == p
+    row = services.submit_second_review(user=owner, prediction=p, labels=["Alcohol"], threshold=50)
+
+    assert row.agrees and row.first_labels == ["Alcohol"]
+    assert not services.disagreements(job=job).exists()
+    assert services.claim_next(user=owner, job=job, threshold=50) is None
+    with pytest.raises(ValidationError, match="needs no second review") as refused:
+        services.submit_second_review(user=owner, prediction=p, labels=[], threshold=50)
+    assert refused.value.code == "reviewed"
+
+
+def test_the_first_reviewer_cannot_give_the_second_review(owner, annotator):
+    job = finished_job(owner, [{"Alcohol": 80.0}])
+    services.set_second_review_share(user=owner, job=job, share=100)
+    p = review(annotator, job)
+    with pytest.raises(ValidationError, match="needs no second review"):
+        services.submit_second_review(user=annotator, prediction=p, labels=[], threshold=50)
+
+
+def test_a_disagreement_keeps_the_first_review_until_a_manager_decides(owner, annotator, django_user_model):
+    other = make_user(django_user_model, "other", Profile.Role.ANNOTATOR)
+    job = finished_job(owner, [{"Alcohol": 80.0}])
+    services.set_second_review_share(user=owner, job=job, share=100)
+    p = review(annotator, job, Alcohol="correct")
+    services.claim_next(user=other, job=job, threshold=50)
+    services.submit_second_review(user=other, prediction=p, labels=["Gambling"], threshold=50)
+
+    assert [r.prediction for r in services.disagreements(job=job)] == [p]
+    assert services.first_review_labels(p, 50) == ["Alcohol"]  # the first review stands
+    assert ImageReview.objects.get(prediction=p).user == annotator
+
+    services.adjudicate(user=owner, prediction=p, labels=["Gambling"])
+    assert dict(Verification.objects.filter(prediction=p).values_list("label", "verdict")) == {
+        "Alcohol": "incorrect",
+        "Gambling": "added",
+    }
+    assert services.first_review_labels(p, 50) == ["Gambling"]
+    assert not services.disagreements(job=job).exists()
+    with pytest.raises(ValidationError, match="no disagreement"):
+        services.adjudicate(user=owner, prediction=p, labels=["Alcohol"])  # one decision counts
+
+    decided = AuditEntry.objects.get(action="verification.adjudicate")
+    assert decided.detail["first_user"] == "annotator" and decided.detail["first_labels"] == ["Alcohol"]
+    assert decided.detail["second_user"] == "other" and decided.detail["second_labels"] == ["Gambling"]
+    assert decided.detail["decision"] == ["Gambling"]
+    second = AuditEntry.objects.get(action="verification.second_review")
+    assert second.user == other and second.detail["labels"] == ["Gambling"]
+    assert AuditEntry.objects.filter(action="verification.verdict", user=annotator).exists()
+
+
+def test_agreement_per_label_and_per_reviewer_with_cohens_kappa(owner, annotator, django_user_model):
+    other = make_user(django_user_model, "other", Profile.Role.ANNOTATOR)
+    tops = [{"Alcohol": 80.0}, {"Alcohol": 80.0}, {"Alcohol": 80.0}, {}]
+    job = finished_job(owner, tops)
+    services.set_second_review_share(user=owner, job=job, share=100)
+    firsts = [review(annotator, job, Alcohol="correct") for _ in range(3)] + [review(annotator, job)]
+    seconds = [["Alcohol"], [], ["Alcohol"], ["Alcohol"]]
+    for p, labels in zip(firsts, seconds, strict=True):
+        assert services.claim_next(user=other, job=job, threshold=50) == p
+        services.submit_second_review(user=other, prediction=p, labels=labels, threshold=50)
+
+    stats = services.agreement(job=job)
+    alcohol = next(a for a in stats["labels"] if a.name == "Alcohol")
+    first, second = [1, 1, 1, 0], [1, 0, 1, 1]
+    assert (alcohol.images, alcohol.agreeing) == (4, 2)
+    assert alcohol.kappa == pytest.approx(cohen_kappa_score(first, second))
+    gambling = next(a for a in stats["labels"] if a.name == "Gambling")
+    assert (gambling.agreeing, gambling.kappa) == (4, None)  # nobody said Gambling: undefined
+    assert [(a.name, a.images, a.agreeing) for a in stats["reviewers"]] == [
+        ("annotator", 4, 2),
+        ("other", 4, 2),
+    ]
+    assert stats["given"] == stats["asked"] == 4
+
+
+def test_the_agreement_page_lists_disagreements_and_only_a_manager_decides(client, owner, annotator):
+    job = finished_job(owner, [{"Alcohol": 80.0}, {}])
+    services.set_second_review_share(user=owner, job=job, share=100)
+    p = review(owner, job, Alcohol="incorrect")
+    services.claim_next(user=annotator, job=job, threshold=50)
+    services.submit_second_review(user=annotator, prediction=p, labels=["Alcohol"], threshold=50)
+    page = reverse("verify-agreement", args=[job.pk])
+    decide = reverse("verify-adjudicate", args=[job.pk, p.line])
+
+    other = Client()
+    other.force_login(annotator)
+    shown = other.get(page)
+    assert shown.status_code == 200 and b'id="disagreement-1"' in shown.content
+    assert b"Decide" not in shown.content
+    assert other.post(decide, {"labels": ["Alcohol"]}).status_code == 403
+
+    client.force_login(owner)
+    assert client.post(decide, {"labels": ["Alcohol"]}).status_code == 302
+    assert Verification.objects.get(prediction=p, label="Alcohol").verdict == "correct"
+    assert b"No disagreement waits" in client.get(page).content
+
+
+def test_the_queue_hands_the_second_reviewer_a_blind_card_and_takes_their_labels(client, owner, annotator):
+    job = finished_job(owner, [{"Alcohol": 80.0}])
+    client.force_login(owner)
+    assert client.post(reverse("verify-second-review", args=[job.pk]), {"share": "100"}).status_code == 302
+    p = review(owner, job, Alcohol="incorrect")
+
+    other = Client()
+    other.force_login(annotator)
+    queue = reverse("verify-queue", args=[job.pk])
+    shown = other.get(queue, {"threshold": 50})
+    assert shown.context["second"] and shown.context["p"] == p
+    assert b'id="second-review"' in shown.content
+    # blind: no first verdict on the card, the predicted label starts checked
+    assert not any(row["verdict"] for row in shown.context["rows"]) and not shown.context["reviewed"]
+    assert b"verify-card" not in shown.content
+    assert b'name="labels" value="Alcohol" checked' in shown.content
+    assert (
+        other.post(queue, {"second": "1", "line": "1", "threshold": "50", "labels": ["Alcohol"]}).status_code
+        == 302
+    )
+    assert SecondReview.objects.get(prediction=p).labels == ["Alcohol"]
+    assert b'id="queue-empty"' in other.get(queue, {"threshold": 50}).content
+
+
+def test_only_a_manager_sets_the_share(client, owner, annotator):
+    job = finished_job(owner, [{}])
+    client.force_login(annotator)
+    assert client.post(reverse("verify-second-review", args=[job.pk]), {"share": "10"}).status_code == 403
+    assert services.second_review_share(job=job) == 0
+    client.force_login(owner)
+    page = client.get(reverse("verify-job", args=[job.pk]))
+    assert b'id="second-review-share"' in page.content
+    client.post(reverse("verify-second-review", args=[job.pk]), {"share": "x"})
+    assert services.second_review_share(job=job) == 0
