@@ -71,11 +71,22 @@ deploy-check: $(VENV)/.installed
 test-stack: $(VENV)/.installed-test system-deps
 	VENV=$(VENV) scripts/test-stack
 
+# What the second run of `make test` leaves out: tests whose behaviour does not depend on the
+# database, the broker or the storage (the engine, pages driven in the browser, the embedded
+# default itself, pure modules, the role matrix). `make test-stack` runs everything.
+STACK_SKIPS = --ignore=tests/engine --ignore-glob='*_browser.py' --ignore=tests/review \
+	--ignore=tests/stack/test_run_embedded.py --ignore=tests/stack/test_image.py \
+	--ignore=tests/stack/test_compose.py --ignore=tests/stack/test_deploy_check.py \
+	--ignore=tests/test_pure_package.py --ignore=tests/test_dependencies.py \
+	--ignore=tests/test_manifests.py --ignore=tests/console/test_oidc.py \
+	--ignore=tests/hardening/test_roles.py --ignore=tests/webhooks/test_transport.py \
+	--ignore=tests/verification/test_rules.py --ignore=tests/quality/test_label_quality.py
+
 # Lint, migrations, the stack's checks, then the suite twice: on the embedded default
 # (SQLite, files on disk, filesystem broker) and on the production stack's servers.
 test: $(VENV)/.installed-test system-deps lint check compose-config deploy-check
 	DATA_DIR=$$(mktemp -d) $(VENV)/bin/pytest
-	VENV=$(VENV) scripts/test-stack
+	VENV=$(VENV) scripts/test-stack $(STACK_SKIPS)
 
 bench: $(VENV)/.installed-test
 	$(PY) bench/run.py

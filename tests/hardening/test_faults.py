@@ -263,6 +263,14 @@ def wait_as_beat_does(predicate, timeout: float, message: str) -> None:
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message}")
 
 
+def process_group(worker: str) -> int | None:
+    """The process group of a lease's worker ("<host>:<pid>"), None once the process is gone."""
+    try:
+        return os.getpgid(int(worker.rpartition(":")[2]))
+    except ProcessLookupError:
+        return None
+
+
 def log_says(path, *words) -> bool:
     text = path.read_text() if path.exists() else ""
     return all(word in text for word in words)
@@ -450,23 +458,34 @@ def taken_over_by_a_living_worker(owner, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("WORK_LEASE_SECONDS", str(lease_seconds))  # WorkerProcess passes os.environ on
     monkeypatch.setenv("WORK_LEASE_CHECK_SECONDS", str(check_seconds))
     adapter = trainable_adapter(owner, "taken-over")
-    victim = WorkerProcess(concurrency=2, log_path=tmp_path / "victim.log")
-    living = None
+    key = adapter_services.training_key(adapter.pk)
+    # Both workers are ready before the work starts, so that the kill comes while one of them holds
+    # the training and a unit, however slowly a busy machine starts a worker.
+    workers = [WorkerProcess(concurrency=2, log_path=tmp_path / f"worker{i}.log", beat=True) for i in (1, 2)]
+
+    def holding_both() -> WorkerProcess | None:
+        """The worker whose processes hold the training's lease and a unit's at this moment."""
+        held: dict[int, set[str]] = {}
+        for lease in Lease.objects.filter(key__startswith="bulk:") | Lease.objects.filter(key=key):
+            group = process_group(lease.worker)
+            held.setdefault(group, set()).add("training" if lease.key == key else "unit")
+        return next((w for w in workers if held.get(w.proc.pid) == {"training", "unit"}), None)
+
     try:
-        adapter_services.start_training(user=owner, adapter=adapter)
-        job, inputs = start_bulk_job(owner, 40, "taken-over")
-        key = adapter_services.training_key(adapter.pk)
+        for worker in workers:
+            wait_for(lambda w=worker: log_says(w.log_path, "ready"), timeout=120, message="the workers")
+        # The units first: the worker that takes the training then has a unit in its other process.
+        job, inputs = start_bulk_job(owner, 300, "taken-over")
         wait_for(
-            lambda: (
-                Lease.objects.filter(key=key).exists()
-                and Lease.objects.filter(key__startswith="bulk:").exists()
-            ),
+            lambda: Lease.objects.filter(key__startswith="bulk:").exists(),
             timeout=240,
             interval=0.05,
-            message="the training and a unit to be under way",
+            message="the first unit",
         )
-        living = WorkerProcess(concurrency=2, log_path=tmp_path / "living.log", beat=True)
-        wait_for(lambda: log_says(tmp_path / "living.log", "ready"), timeout=120, message="the second worker")
+        adapter_services.start_training(user=owner, adapter=adapter)
+        victim = wait_for(
+            holding_both, timeout=240, interval=0.05, message="a worker to hold the training and a unit"
+        )
         victim.kill()
         killed = time.monotonic()
         wait_for(
@@ -489,12 +508,12 @@ def taken_over_by_a_living_worker(owner, tmp_path, monkeypatch) -> None:
             message="the job and the training to finish",
         )
     finally:
-        victim.stop()
-        if living:
-            living.stop()
+        for worker in workers:
+            worker.stop()
 
-    # A lease, a check, and the beat's first tick on a busy machine.
-    assert taken_over < lease_seconds + 2 * check_seconds + 15, f"taken over after {taken_over:.0f} s"
+    # A lease, a check, and the unit each of the living worker's processes finishes before its
+    # queue hands it the check: well inside the issue's two minutes (with a lease of minutes).
+    assert taken_over < 60, f"taken over after {taken_over:.0f} s"
     assert_every_image_once(job, inputs)
     assert_trained_on_every_image_once(adapter)
     assert_nothing_running()
