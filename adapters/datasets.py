@@ -580,12 +580,16 @@ def set_labels(
     add: Iterable[str] = (),
     remove: Iterable[str] = (),
     safe: bool = False,
+    audit_action: str = "image.label",
+    audit_detail: dict | None = None,
 ) -> int:
     """Add and/or remove top-level labels on many images at once, or mark them safe.
 
     `images` is a QuerySet or a list of Image. Marking safe removes every label. An image
     whose last label is removed is unlabeled again (safe is always an explicit choice).
-    Returns the number of images. One audit entry per adapter names every image.
+    Returns the number of images. One audit entry per adapter names every image: `audit_action`
+    (another name when the labels come from elsewhere, such as accepted suggestions), with
+    `audit_detail` added to its detail.
     """
     add, remove = list(dict.fromkeys(add)), list(dict.fromkeys(remove))
     for label in [*add, *remove]:
@@ -640,13 +644,14 @@ def set_labels(
         for adapter in adapters.values():
             record(
                 user,
-                "image.label",
+                audit_action,
                 adapter,
                 project=adapter.project,
                 add=add,
                 remove=remove,
                 safe=safe,
                 images=[pk for pk, a in rows if a == adapter.pk],
+                **(audit_detail or {}),
             )
     return len(ids)
 

@@ -35,6 +35,8 @@ TABS = [
     ("details", "Details"),
     ("use", "Use adapter"),
 ]
+# The grid's filter of unlabeled images with a pre-labeling suggestion (quality), not a counter's.
+SUGGESTED = "suggested"
 MAX_LISTED_IMAGES = 500  # the test and training image tabs list at most this many rows
 
 
@@ -48,6 +50,12 @@ def filtered_images(adapter: Adapter, params) -> tuple:
     label = params.get("label", "")
     if state == "labeled":
         images = images.exclude(label_state=Image.LabelState.UNLABELED)
+    elif state == SUGGESTED:
+        # Pre-labeling's suggestions still to review (quality.LabelSuggestion, by its relation
+        # name: this app imports nothing of quality), most uncertain first.
+        images = images.filter(
+            label_state=Image.LabelState.UNLABELED, label_suggestion__isnull=False
+        ).order_by("label_suggestion__confidence", "pk")
     elif state in (Image.LabelState.UNLABELED, Image.LabelState.SAFE):
         images = images.filter(label_state=state)
     else:
@@ -65,6 +73,8 @@ def _filtered_count(applied: dict, counts: dict, per_label: dict) -> int:
     A label is only ever on a labeled image (set_labels and the imports keep it so), so an
     unlabeled or safe image never matches a label filter.
     """
+    if applied["state"] == SUGGESTED:
+        return -1  # no counter: the caller counts
     if not applied["label"]:
         return counts[applied["state"]]
     if applied["state"] in ("", "labeled"):
@@ -98,11 +108,15 @@ def labeling_workspace(*, user, adapter: Adapter, params) -> dict:
     # one prefetch; the page count comes from the counters, not a COUNT over the dataset.
     page_images = (
         # file and sha256: the card's hash bank matches and "Add to bank" form.
-        images.only("pk", "file", "sha256", "thumbnail", "original_name", "label_state", "width", "height")
-        .prefetch_related(Prefetch("labels", queryset=ImageLabel.objects.only("pk", "image_id", "name")))
-        .order_by("pk")
+        images.only(
+            "pk", "file", "sha256", "thumbnail", "original_name", "label_state", "width", "height"
+        ).prefetch_related(Prefetch("labels", queryset=ImageLabel.objects.only("pk", "image_id", "name")))
     )
+    if not page_images.query.order_by:
+        page_images = page_images.order_by("pk")
     total = _filtered_count(applied, counts, per_label)
+    if total < 0:
+        total = images.count()
     page = CountedPaginator(page_images, per_page, count=total).get_page(params.get("page"))
     protection = Profile.for_user(user).protection()  # queries 4-5
     cards = []

@@ -106,7 +106,7 @@ def _variants(name: str, world: dict) -> list[str]:
     if name == "adapters-detail":
         return ["", *(f"?tab={tab}" for tab, _ in TABS)]
     if name == "projects-labels":
-        return ["", "?state=labeled&label=Alcohol", "?page=3"]
+        return ["", "?state=labeled&label=Alcohol", "?page=3", "?state=suggested"]
     if name == "bulk-detail":
         return ["", "?flag=flagged&page=3"]
     if name == "console-audit":

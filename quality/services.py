@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -25,17 +26,19 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from adapters import datasets
 from adapters.models import Adapter, Image
+from console import leases
 from console.backends import local
 from console.backends.base import BackendError, get_backend
 from console.lib import storage
-from console.models import ImageEmbedding, record
-from moderation import manifests, snapshots
+from console.models import ImageEmbedding, Lease, record
+from moderation import manifests, snapshots, suggestions
 from moderation.engine import MAX_STORED_BYTES, EngineError, heads, label_quality
-from quality.models import LabelCheck, SuspectedLabelError
+from quality.models import LabelCheck, LabelSuggestion, PreLabelRun, SuspectedLabelError
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -281,3 +284,274 @@ def diff_lines(*, before: Adapter, after: Adapter) -> Iterator[str]:
     result = snapshots.diff(read_snapshot(adapter=before), read_snapshot(adapter=after))
     for change in result.changes:
         yield json.dumps(change.as_json(), ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+# ---------------------------------------------------------------- pre-labeling
+
+PRELABEL_BATCH = 50  # images one backend call pipelines, then one upsert and one progress step
+PRELABEL_LEASE_PREFIX = "prelabel:"
+MAX_PRELABEL_ATTEMPTS = 3  # workers lost on one run before it is failed (a poison image, no memory)
+
+
+def prelabel_key(run_id: int) -> str:
+    """A run's lease (console.leases): the worker running it renews it while it runs."""
+    return f"{PRELABEL_LEASE_PREFIX}{run_id}"
+
+
+def latest_prelabel(*, adapter: Adapter) -> PreLabelRun | None:
+    return PreLabelRun.objects.filter(adapter=adapter).first()
+
+
+def prelabel_sources(*, adapter: Adapter):
+    """The trained adapters of the adapter's project that can pre-label it (besides the base model)."""
+    return Adapter.objects.usable().filter(project_id=adapter.project_id).order_by("-created_at", "-pk")
+
+
+def start_prelabel(*, user: User, adapter: Adapter, source: Adapter | None) -> PreLabelRun:
+    """Queue a run that suggests labels for the adapter's unlabeled training images with `source`
+    (a trained adapter of the same project, or None: the base model); the one already queued or
+    running if there is one. ValidationError if the dataset is frozen or the source cannot answer."""
+    if adapter.status not in datasets.EDITABLE:
+        raise ValidationError("Pre-labeling: this adapter's dataset is frozen", code="frozen")
+    if source is not None and not prelabel_sources(adapter=adapter).filter(pk=source.pk).exists():
+        raise ValidationError(
+            "Pre-label with: choose the base model or a trained adapter of this project", code="invalid"
+        )
+    running = PreLabelRun.objects.filter(
+        adapter=adapter, status__in=[PreLabelRun.Status.QUEUED, PreLabelRun.Status.RUNNING]
+    ).first()
+    if running is not None:
+        return running
+    run = PreLabelRun(
+        adapter=adapter,
+        source=source,
+        source_name=source.name if source is not None else "Base model",
+        source_arn=source.remote_arn if source is not None else "",
+        created_by=user,
+    )
+    with transaction.atomic():
+        run.save()
+        record(user, "prelabel.start", adapter, project=adapter.project, run=run.pk, source=run.source_name)
+        transaction.on_commit(partial(_enqueue_prelabel, run.pk))
+    return run
+
+
+def _enqueue_prelabel(run_id: int) -> None:
+    from quality.tasks import prelabel  # tasks call back into this module: the accepted cycle
+
+    prelabel.delay(run_id)
+
+
+def _pending(run: PreLabelRun):
+    """The run's images still without its suggestion: unlabeled training images."""
+    return (
+        Image.objects.filter(adapter_id=run.adapter_id, split=Image.Split.TRAIN)
+        .filter(label_state=Image.LabelState.UNLABELED)
+        .exclude(label_suggestion__run=run)
+        .order_by("pk")
+    )
+
+
+def run_prelabel(*, run_id: int) -> bool:
+    """Run (or, after a lost worker, resume) one run under its lease; False if it is finished or
+    a living worker holds it. Safe to run twice: each image's suggestion is an upsert, and a
+    resumed run does only the images it has not done."""
+    if not PreLabelRun.objects.filter(
+        pk=run_id, status__in=[PreLabelRun.Status.QUEUED, PreLabelRun.Status.RUNNING]
+    ).exists():
+        return False
+    with leases.hold(prelabel_key(run_id)) as held:
+        if held is None:
+            return False
+        run = PreLabelRun.objects.filter(pk=run_id).first()
+        if run is None or not run.is_running:
+            return False
+        if run.status == PreLabelRun.Status.QUEUED:
+            run.transition(
+                [PreLabelRun.Status.QUEUED],
+                PreLabelRun.Status.RUNNING,
+                started_at=timezone.now(),
+                total=_pending(run).count(),
+            )
+        elif (
+            held.taken_from is not None
+            and take_over_prelabel(run_id=run_id, lease=held.taken_from) != "resumed"
+        ):
+            return False
+        return _prelabel(run, lost=held.lost.is_set)
+
+
+def _prelabel(run: PreLabelRun, *, lost) -> bool:
+    backend = get_backend()
+    ids = list(_pending(run).values_list("pk", flat=True))
+    for start in range(0, len(ids), PRELABEL_BATCH):
+        if lost() or not PreLabelRun.objects.filter(pk=run.pk, status=PreLabelRun.Status.RUNNING).exists():
+            return True  # taken over by another worker, or failed meanwhile
+        batch = list(
+            Image.objects.filter(
+                pk__in=ids[start : start + PRELABEL_BATCH], label_state=Image.LabelState.UNLABELED
+            )
+            .only("pk", "file")
+            .order_by("pk")
+        )
+        outcomes = backend.detect_moderation_labels_many(
+            images=[storage.ref_for(image.file) for image in batch],
+            min_confidence=0.0,  # every label's confidence: a label left out of the answer is a "no"
+            adapter_arn=run.source_arn or None,
+        )
+        rows, errors = [], []
+        for image, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, SoftTimeLimitExceeded):
+                raise outcome  # the task's limit, met while the engine read this image
+            if isinstance(outcome, Exception):
+                errors.append(outcome)
+                continue
+            found = suggestions.suggest(outcome.get("ModerationLabels", []))
+            rows.append(
+                LabelSuggestion(
+                    run=run,
+                    image=image,
+                    labels=found.labels,
+                    scores=found.scores,
+                    confidence=found.confidence,
+                )
+            )
+        if errors and not rows:
+            # Not one image of the batch answered: the model cannot (a deleted adapter, an engine
+            # that will not load), not a bad image. Stop with the first reason.
+            first = errors[0]
+            message = first.message if isinstance(first, BackendError) else str(first)
+            log.warning("pre-labeling %s failed: %s", run.pk, message)
+            fail_prelabel(run_id=run.pk, error=f"{run.source_name} could not suggest labels: {message}")
+            return True
+        with transaction.atomic():
+            LabelSuggestion.objects.bulk_create(
+                rows,
+                update_conflicts=True,
+                unique_fields=["image"],
+                update_fields=["run", "labels", "scores", "confidence", "accepted_at", "accepted_by"],
+            )
+            PreLabelRun.objects.filter(pk=run.pk, status=PreLabelRun.Status.RUNNING).update(
+                done=LabelSuggestion.objects.filter(run=run).count(), failed=F("failed") + len(errors)
+            )
+    run.transition(
+        [PreLabelRun.Status.RUNNING],
+        PreLabelRun.Status.DONE,
+        done=LabelSuggestion.objects.filter(run=run).count(),
+        finished_at=timezone.now(),
+    )
+    return True
+
+
+def fail_prelabel(*, run_id: int, error: str) -> bool:
+    """Fail a run not finished yet; False if it was finished."""
+    run = PreLabelRun.objects.filter(pk=run_id).first()
+    return run is not None and run.transition(
+        [PreLabelRun.Status.QUEUED, PreLabelRun.Status.RUNNING],
+        PreLabelRun.Status.FAILED,
+        error=error[:1000],
+        finished_at=timezone.now(),
+    )
+
+
+def take_over_prelabel(*, run_id: int, lease: Lease) -> str:
+    """Count a run taken over from a lost worker and audit it as prelabel.worker_lost: "resumed"
+    when it may run again, "failed" after MAX_PRELABEL_ATTEMPTS, "" when it is no longer running
+    or another process counted this loss first."""
+    run = PreLabelRun.objects.select_related("adapter__project").filter(pk=run_id).first()
+    if run is None or not run.is_running:
+        return ""
+    now = timezone.now()
+    lost_at = min(now, lease.expires_at - timedelta(seconds=leases.lease_seconds()))
+    if run.attempts + 1 >= MAX_PRELABEL_ATTEMPTS:
+        fail_prelabel(
+            run_id=run_id,
+            error=f"Pre-labeling stopped: the worker running it was lost {run.attempts + 1} times (last "
+            f"at {timezone.localtime(lost_at):%H:%M:%S}). Check that a worker is running and has "
+            "enough memory, then pre-label again: the images done keep their suggestions.",
+        )
+        return "failed"
+    with transaction.atomic():
+        moved = PreLabelRun.objects.filter(
+            pk=run_id,
+            status__in=[PreLabelRun.Status.QUEUED, PreLabelRun.Status.RUNNING],
+            attempts=run.attempts,
+        ).update(attempts=F("attempts") + 1)
+        if moved:
+            record(
+                None,
+                "prelabel.worker_lost",
+                run.adapter,
+                project=run.adapter.project,
+                run=run.pk,
+                worker=lease.worker,
+                lost_at=lost_at.isoformat(),
+                resumed_at=now.isoformat(),
+            )
+    return "resumed" if moved else ""
+
+
+def resume_lost_prelabels() -> dict[str, list[int]]:
+    """Runs whose worker is gone (console.leases.take_over_lost): enqueued again, or failed after
+    MAX_PRELABEL_ATTEMPTS; each loss audited as prelabel.worker_lost."""
+    done: dict[str, list[int]] = {"requeued": [], "failed": []}
+    for lease in leases.take_over_lost(PRELABEL_LEASE_PREFIX):
+        pk = int(lease.key.removeprefix(PRELABEL_LEASE_PREFIX))
+        outcome = take_over_prelabel(run_id=pk, lease=lease)
+        if outcome == "resumed":
+            _enqueue_prelabel(pk)
+            done["requeued"].append(pk)
+        elif outcome == "failed":
+            done["failed"].append(pk)
+    return done
+
+
+def suggestions_to_review(*, adapter: Adapter):
+    """The adapter's unlabeled training images with a suggestion (the grid's "Suggestions to review")."""
+    return Image.objects.filter(
+        adapter=adapter,
+        split=Image.Split.TRAIN,
+        label_state=Image.LabelState.UNLABELED,
+        label_suggestion__isnull=False,
+    )
+
+
+def suggestions_to_accept(*, adapter: Adapter, min_confidence: float):
+    """The adapter's unlabeled training images whose suggestion is at or above `min_confidence`."""
+    return Image.objects.filter(
+        adapter=adapter,
+        split=Image.Split.TRAIN,
+        label_state=Image.LabelState.UNLABELED,
+        label_suggestion__confidence__gte=min_confidence,
+    )
+
+
+def accept_suggestions(*, user: User, adapter: Adapter, min_confidence: float) -> tuple[int, str]:
+    """Give every unlabeled training image whose suggestion is at or above `min_confidence` its
+    suggested labels (none suggested: safe), through adapters.datasets.set_labels, audited as
+    image.label_suggestion_accept; returns (images, the undo token of adapters.datasets.save_undo).
+    The rest stay suggestions. ValidationError if the dataset is frozen or none is that sure."""
+    images = suggestions_to_accept(adapter=adapter, min_confidence=min_confidence)
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for pk, labels in images.values_list("pk", "label_suggestion__labels"):
+        groups.setdefault(tuple(labels or ()), []).append(pk)
+    if not groups:
+        raise ValidationError(
+            f"Suggestions: none is at {min_confidence:g} % confidence or above", code="none"
+        )
+    ids = [pk for group in groups.values() for pk in group]
+    token = datasets.save_undo(adapter=adapter, images=Image.objects.filter(pk__in=ids))
+    detail = {"min_confidence": min_confidence}
+    with transaction.atomic():
+        # One set_labels per distinct suggestion: it gives the same labels to all its images.
+        for labels, pks in groups.items():
+            datasets.set_labels(
+                user=user,
+                images=Image.objects.filter(pk__in=pks),
+                add=list(labels),
+                safe=not labels,
+                audit_action="image.label_suggestion_accept",
+                audit_detail=detail,
+            )
+        LabelSuggestion.objects.filter(image_id__in=ids).update(accepted_at=timezone.now(), accepted_by=user)
+    return len(ids), token

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready
 
 from quality import services
 
@@ -24,3 +25,41 @@ def find_label_errors(check_id: int) -> None:
             error=f"The check took longer than {CHECK_SOFT_TIME_LIMIT // 60} minutes and was stopped; "
             "start it again, or ask an administrator to look at the worker.",
         )
+
+
+# A run suggests for every unlabeled image of a dataset, at the engine's pace (about 20 images a
+# second on a few cores): 50,000 images take under an hour. Past the soft limit the row fails with
+# a message (the images done keep their suggestions); the hard limit kills what ignores it.
+PRELABEL_TIME_LIMIT = 2 * 60 * 60
+PRELABEL_SOFT_TIME_LIMIT = PRELABEL_TIME_LIMIT - 60
+
+
+@shared_task(
+    acks_late=True,
+    soft_time_limit=PRELABEL_SOFT_TIME_LIMIT,
+    time_limit=PRELABEL_TIME_LIMIT,
+    ignore_result=True,
+)
+def prelabel(run_id: int) -> None:
+    """Safe to run twice: under the run's lease, each image's suggestion an upsert."""
+    try:
+        services.run_prelabel(run_id=run_id)
+    except SoftTimeLimitExceeded:
+        services.fail_prelabel(
+            run_id=run_id,
+            error=f"Pre-labeling took longer than {PRELABEL_SOFT_TIME_LIMIT // 60} minutes and was "
+            "stopped; the images done keep their suggestions: pre-label again for the rest.",
+        )
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def resume_lost_prelabels() -> dict:
+    """Periodic (beat), and when a worker starts: pre-labeling runs whose worker died are enqueued
+    again (or failed after services.MAX_PRELABEL_ATTEMPTS)."""
+    return services.resume_lost_prelabels()
+
+
+@worker_ready.connect
+def _resume_at_start(**_kwargs) -> None:
+    # A worker that starts takes over at once what a dead one held.
+    resume_lost_prelabels.delay()

@@ -5,11 +5,12 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from adapters import queries as adapter_queries
 from adapters.models import Adapter
 from console import access
 from moderation import snapshots
@@ -87,6 +88,90 @@ def undo_fix(request, pk):
     else:
         messages.success(request, f"{suspect.image.original_name}: fix undone.")
     return _back(suspect, request.POST.get("page", ""))
+
+
+# ---------------------------------------------------------------- pre-labeling
+
+
+def _grid_url(adapter: Adapter, q: str = "") -> str:
+    base = reverse("projects-labels", args=[adapter.project_id, adapter.pk])
+    return f"{base}?{q}" if q else base
+
+
+@require_http_methods(["GET", "HEAD"])
+def prelabel_status(request, adapter_pk):
+    """The latest pre-labeling run's status (the grid's fragment polls it while the run runs)."""
+    adapter = access.get_or_404(request.user, Adapter.objects.select_related("project"), adapter_pk)
+    context = {"adapter": adapter, "run": services.latest_prelabel(adapter=adapter)}
+    return render(request, "quality/_prelabel_status.html", context)
+
+
+@require_POST
+def start_prelabel(request, adapter_pk):
+    """Pre-label with the base model (source empty) or a trained adapter of the project."""
+    adapter = access.get_or_404(
+        request.user, Adapter.objects.select_related("project"), adapter_pk, access.ANNOTATOR
+    )
+    source = None
+    if request.POST.get("source"):
+        source = _in_project(request, adapter.project_id, request.POST["source"])
+    try:
+        run = services.start_prelabel(user=request.user, adapter=adapter, source=source)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Pre-labeling with {run.source_name} started.")
+    return redirect(_grid_url(adapter))
+
+
+def _min_confidence(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 50 <= number <= 100 else None
+
+
+@require_POST
+def accept_suggestions(request, adapter_pk):
+    """Label every unlabeled image whose suggestion is at or above the chosen confidence, asking
+    first when that is more than one page of images (as the grid's other bulk actions do); undone
+    by the grid's Undo. htmx gets the refreshed workspace, a plain form post a redirect."""
+    adapter = access.get_or_404(
+        request.user, Adapter.objects.select_related("project"), adapter_pk, access.ANNOTATOR
+    )
+    q = request.POST.get("q", "")
+    notice = error = undo = ""
+    confirm = None
+    min_confidence = _min_confidence(request.POST.get("min_confidence"))
+    if min_confidence is None:
+        error = "Minimum confidence: give a number from 50 to 100"
+    else:
+        count = services.suggestions_to_accept(adapter=adapter, min_confidence=min_confidence).count()
+        if count > adapter_queries.labeling_page_size(QueryDict(q)) and not request.POST.get("confirmed"):
+            confirm = {"count": count, "min_confidence": min_confidence}
+        else:
+            try:
+                n, undo = services.accept_suggestions(
+                    user=request.user, adapter=adapter, min_confidence=min_confidence
+                )
+            except ValidationError as exc:
+                error = " ".join(exc.messages)
+            else:
+                notice = f"{n} suggestion{'s' if n != 1 else ''} accepted as labels."
+    if request.htmx:
+        context = adapter_queries.labeling_workspace(user=request.user, adapter=adapter, params=QueryDict(q))
+        context.update(notice=notice, error=error, undo=undo, confirm_accept=confirm)
+        return render(request, "projects/_workspace.html", context, status=400 if error else 200)
+    if confirm:
+        messages.warning(
+            request, f"This labels {confirm['count']} images, more than one page: accept again and confirm."
+        )
+    elif error:
+        messages.error(request, error)
+    else:
+        messages.success(request, notice)
+    return redirect(_grid_url(adapter, q))
 
 
 # ---------------------------------------------------------------- dataset snapshots

@@ -109,7 +109,7 @@
   document.addEventListener("keydown", (e) => {
     if (!shortcutsOn()) return;
     const t = e.target;
-    if (t.matches("input[type=text], input[type=file], textarea, select")) return;
+    if (t.matches("input[type=text], input[type=number], input[type=file], textarea, select")) return;
     // Enter and Space press the focused button or link (the Reveal button among them).
     if ((e.key === "Enter" || e.key === " ") && t.matches("button, a, summary")) return;
     const openPicker = ws.querySelector("details.picker[open]");
