@@ -480,6 +480,24 @@ CASES = [
     Case("quality-label-errors-start", "post", ANNOTATOR, (302,), args=lambda w, user: [w.adapter.pk]),
     Case("quality-suspect-fix", "post", ANNOTATOR, (302,), args=lambda w, user: [w.suspect.pk]),
     Case("quality-suspect-undo", "post", ANNOTATOR, (302,), args=lambda w, user: [w.suspect.pk]),
+    # Pre-labeling (quality/): the status fragment, start with the base model, accept suggestions.
+    Case("quality-prelabel", "get", VIEWER, (200,), args=lambda w, user: [w.adapter.pk]),
+    Case(
+        "quality-prelabel-start",
+        "post",
+        ANNOTATOR,
+        (302,),
+        args=lambda w, user: [w.adapter.pk],
+        data=lambda w: {"source": ""},
+    ),
+    Case(
+        "quality-suggestions-accept",
+        "post",
+        ANNOTATOR,
+        (302,),
+        args=lambda w, user: [w.adapter.pk],
+        data=lambda w: {"min_confidence": "90"},
+    ),
     # Dataset snapshots (quality/)
     Case(
         "quality-compare",
