@@ -27,7 +27,7 @@ class BankAdminForm(forms.ModelForm):
 @admin.register(Bank)
 class BankAdmin(admin.ModelAdmin):
     form = BankAdminForm
-    list_display = ["name", "kind", "label", "match_distance", "enabled", "changed_at"]
+    list_display = ["name", "kind", "label", "match_distance", "enabled", "hash_count", "changed_at"]
     show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["kind", "enabled", "label"]
     search_fields = ["name", "description", "label"]

@@ -34,6 +34,9 @@ class Bank(models.Model):
     # Moved by every service that changes the bank or its hashes: each process's lookup index
     # is rebuilt when the banks' (count, latest change) is not what it was built from.
     changed_at = models.DateTimeField()
+    # Its hashes, moved by the services in the transaction that adds or removes them: the pages
+    # show it without counting a bank of a million hashes on each request.
+    hash_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["name"]
@@ -71,6 +74,10 @@ class BankHash(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [models.UniqueConstraint(fields=["bank", "hash"], name="bank_hash_unique")]
+        indexes = [
+            # A bank's page and the admin's bank filter: one bank's hashes, newest first.
+            models.Index(fields=["bank", "id"], name="bankhash_bank_newest_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.bank.name}: {self.hash[:16]}…"

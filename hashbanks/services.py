@@ -20,7 +20,7 @@ import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, F, Max
 from django.utils import timezone
 
 from console.backends.base import BackendError
@@ -172,13 +172,16 @@ def update_bank(*, user: User | None, bank: Bank, **changes: Any) -> Bank:
 
 def delete_bank(*, user: User | None, bank: Bank) -> None:
     with transaction.atomic():
-        record(user, "hashbank.delete", bank, name=bank.name, hashes=bank.hashes.count())
+        record(user, "hashbank.delete", bank, name=bank.name, hashes=bank.hash_count)
         bank.delete()
 
 
-def _touch(bank: Bank) -> None:
+def _touch(bank: Bank, *, hashes: int = 0) -> None:
+    """Mark the bank changed (every process's lookup index is rebuilt) and move its hash_count
+    by `hashes`, in the caller's transaction with the rows' change."""
     bank.changed_at = timezone.now()
-    bank.save(update_fields=["changed_at"])
+    Bank.objects.filter(pk=bank.pk).update(changed_at=bank.changed_at, hash_count=F("hash_count") + hashes)
+    bank.hash_count += hashes
 
 
 # ---------------------------------------------------------------- filling a bank
@@ -206,7 +209,10 @@ def _low_quality(quality: int, where: str) -> str:
 
 
 def _new_rows(bank: Bank, rows: list[BankHash]) -> tuple[int, int]:
-    """Insert the rows whose hash the bank does not hold yet; (added, already there)."""
+    """Insert the rows whose hash the bank does not hold yet; (added, already there). In the
+    caller's transaction, which then counts them (_touch): the bank's row is locked first, so
+    two additions to one bank at once (PostgreSQL) see each other's hashes and count each once."""
+    Bank.objects.select_for_update().get(pk=bank.pk)  # the lock (PostgreSQL; SQLite has one writer)
     wanted: dict[str, BankHash] = {}
     for row in rows:  # a hash listed twice: its first line is kept
         wanted.setdefault(row.hash, row)
@@ -258,7 +264,7 @@ def add_image(*, user: User | None, bank: Bank, data: bytes, source: str, note: 
     ]
     with transaction.atomic():
         added, existing = _new_rows(bank, rows)
-        _touch(bank)
+        _touch(bank, hashes=added)
         record(user, "hashbank.add_image", bank, source=source, sha256=sha256, hash=own.hash, added=added)
     return AddReport(added=added, existing=existing)
 
@@ -303,7 +309,7 @@ def add_known_hash(*, user: User | None, bank: Bank, sha256: str, source: str) -
     )
     with transaction.atomic():
         added, existing = _new_rows(bank, [row])
-        _touch(bank)
+        _touch(bank, hashes=added)
         record(user, "hashbank.add_image", bank, source=source, sha256=sha256, hash=found.hash, added=added)
     return AddReport(added=added, existing=existing)
 
@@ -375,7 +381,7 @@ def import_hash_list(*, user: User | None, bank: Bank, data: bytes, name: str) -
     ]
     with transaction.atomic():
         added, existing = _new_rows(bank, rows)
-        _touch(bank)
+        _touch(bank, hashes=added)
         record(user, "hashbank.import", bank, file=name, lines=len(entries), added=added, existing=existing)
     return AddReport(added=added, existing=existing)
 
@@ -392,8 +398,8 @@ def remove_hash(*, user: User | None, bank_hash: BankHash) -> None:
     bank = bank_hash.bank
     with transaction.atomic():
         record(user, "hashbank.remove_hash", bank, hash=bank_hash.hash, source=bank_hash.source)
-        bank_hash.delete()
-        _touch(bank)
+        removed, _ = BankHash.objects.filter(pk=bank_hash.pk).delete()  # 0: removed meanwhile
+        _touch(bank, hashes=-removed)
 
 
 # ---------------------------------------------------------------- matching

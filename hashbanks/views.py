@@ -4,14 +4,13 @@ from the grids of other pages (which sign what they ask to add: see templatetags
 from django.contrib import messages
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
 from console import access
+from console.lib.pagination import CountedPaginator
 from hashbanks import services
 from hashbanks.forms import BankForm, HashListForm
 from hashbanks.models import Bank, BankHash
@@ -43,7 +42,7 @@ def _report(request, report: services.AddReport) -> None:
 @require_safe
 def bank_list(request):
     access.require_role(request.user, access.VIEWER)
-    banks = Bank.objects.annotate(size=Count("hashes"))
+    banks = Bank.objects.all()  # each with its hash_count: no count of the hashes
     return render(
         request,
         "hashbanks/list.html",
@@ -72,9 +71,8 @@ def bank_create(request):
 @require_safe
 def bank_detail(request, pk):
     bank = _bank(request, pk)
-    page = Paginator(bank.hashes.select_related("added_by"), HASHES_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    hashes = bank.hashes.select_related("added_by")
+    page = CountedPaginator(hashes, HASHES_PER_PAGE, count=bank.hash_count).get_page(request.GET.get("page"))
     form = BankForm(initial={name: getattr(bank, name) for name in services.BANK_FIELDS})
     return render(
         request,
@@ -114,7 +112,7 @@ def bank_delete(request, pk):
         services.delete_bank(user=request.user, bank=bank)
         messages.success(request, f"Bank {bank.name} deleted.")
         return redirect("hashbanks-list")
-    return render(request, "hashbanks/delete.html", {"bank": bank, "size": bank.hashes.count()})
+    return render(request, "hashbanks/delete.html", {"bank": bank, "size": bank.hash_count})
 
 
 @require_POST
