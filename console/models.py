@@ -83,6 +83,9 @@ class Notification(models.Model):
             models.Index(fields=["user", "read_at"], name="notification_unread_idx"),
             # A person's newest first (the notifications page), without sorting all of theirs.
             models.Index(fields=["user", "-created_at"], name="notification_newest_idx"),
+            # The admin's filters (console/admin.py): one level's, newest first; read or not.
+            models.Index(fields=["level", "id"], name="notification_level_idx"),
+            models.Index(fields=["read_at"], name="notification_read_idx"),
         ]
 
     def __str__(self) -> str:
@@ -109,6 +112,8 @@ class AuditEntry(models.Model):
             # One object's entries newest first (leases.recovery_notes on every job and adapter page:
             # without it the page walked the whole audit table by date).
             models.Index(fields=["object_type", "object_id", "-created_at"], name="audit_object_newest_idx"),
+            # The admin's action filter (console/admin.py): one action's entries, newest first.
+            models.Index(fields=["action", "id"], name="audit_action_idx"),
         ]
         verbose_name_plural = "audit entries"
 
@@ -143,6 +148,10 @@ class ImageEmbedding(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["sha256", "model_version"], name="embedding_unique_version")
+        ]
+        indexes = [
+            # The admin's model version filter (console/admin.py): one version's, newest first.
+            models.Index(fields=["model_version", "id"], name="embedding_version_idx"),
         ]
 
     def __str__(self) -> str:
@@ -181,7 +190,11 @@ class LoginFailure(models.Model):
 
     class Meta:
         # The limit counts recent failures by user name and by address.
-        indexes = [models.Index(fields=["username", "at"]), models.Index(fields=["ip", "at"])]
+        indexes = [
+            models.Index(fields=["username", "at"]),
+            models.Index(fields=["ip", "at"]),
+            models.Index(fields=["at"], name="loginfailure_at_idx"),  # the admin's date filter
+        ]
 
     def __str__(self) -> str:
         return f"{self.username} from {self.ip} at {self.at}"

@@ -65,7 +65,11 @@ class ApiRequest(models.Model):
             )
         ]
         # Get/Describe look the request up by the resource it made.
-        indexes = [models.Index(fields=["resource_id"], name="api_request_resource_idx")]
+        indexes = [
+            models.Index(fields=["resource_id"], name="api_request_resource_idx"),
+            # The admin's operation filter (rekognition_api/admin.py): one operation's, newest first.
+            models.Index(fields=["operation", "id"], name="api_request_operation_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.operation} {self.resource_id}"

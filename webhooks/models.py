@@ -80,7 +80,12 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-created_at", "-pk"]
         # The webhook's page lists its deliveries, newest first.
-        indexes = [models.Index(fields=["webhook", "-created_at"], name="delivery_webhook_recent_idx")]
+        indexes = [
+            models.Index(fields=["webhook", "-created_at"], name="delivery_webhook_recent_idx"),
+            # The admin's filters (webhooks/admin.py): one status's or event's, newest first.
+            models.Index(fields=["status", "id"], name="delivery_status_idx"),
+            models.Index(fields=["event", "id"], name="delivery_event_idx"),
+        ]
         verbose_name_plural = "deliveries"
 
     def __str__(self) -> str:

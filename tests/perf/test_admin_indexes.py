@@ -1,0 +1,74 @@
+"""The admin's changelists of the tables that grow filter and order only on indexed columns: a
+filter on a column no index leads scans the whole table for its page (and its count)."""
+
+from __future__ import annotations
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+
+# Tables that grow with the images behind the console (a row per image, prediction, verdict,
+# change, notice, hash, delivery, unit of work...).
+GROWING = [
+    "bulk_analysis.Prediction",
+    "adapters.Image",
+    "adapters.ImageLabel",
+    "console.AuditEntry",
+    "console.Notification",
+    "console.ImageEmbedding",
+    "console.LoginFailure",
+    "console.Lease",
+    "hashbanks.BankHash",
+    "hashbanks.ImageHash",
+    "rekognition_api.ApiRequest",
+    "webhooks.Delivery",
+    "verification.Verification",
+    "verification.ImageReview",
+    "verification.ReviewClaim",
+]
+# Their indexes belong to another app's migrations (issue 15: asked of its owners).
+ELSEWHERE = {
+    "adapters.Image": "split, label_state, source and format need indexes in the adapters app",
+    "verification.Verification": "verdict and label need indexes in the verification app",
+}
+
+
+def leading_columns(model) -> set[str]:
+    """The columns an index of the model starts with (primary key, unique, foreign keys included)."""
+    opts = model._meta
+    leading = {opts.pk.name, "pk"}
+    leading |= {f.name for f in opts.concrete_fields if f.unique or f.db_index}
+    leading |= {index.fields[0].lstrip("-") for index in opts.indexes if index.fields}
+    leading |= {c.fields[0] for c in opts.constraints if getattr(c, "fields", None)}
+    return leading
+
+
+def filtered_and_ordered(model_admin) -> set[str]:
+    """The columns the changelist filters (list_filter) and orders (ordering) on."""
+    columns = set()
+    for entry in model_admin.list_filter:
+        if isinstance(entry, str):
+            columns.add(entry.split("__")[0])
+        elif isinstance(entry, tuple):
+            columns.add(entry[0].split("__")[0])
+        else:  # a SimpleListFilter on one column (console.lib.admin_lists.recent_values)
+            columns.add(entry.parameter_name)
+    ordering = model_admin.ordering or model_admin.model._meta.ordering or ["-pk"]
+    columns |= {str(field).lstrip("-") for field in ordering}
+    return columns
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        pytest.param(label, marks=pytest.mark.xfail(strict=True, reason=ELSEWHERE[label]))
+        if label in ELSEWHERE
+        else label
+        for label in GROWING
+    ],
+)
+def test_the_admin_filters_and_orders_a_growing_table_only_on_indexed_columns(label):
+    model = apps.get_model(label)
+    model_admin = admin.site._registry[model]
+    unindexed = filtered_and_ordered(model_admin) - leading_columns(model)
+    assert not unindexed, f"{label}: the admin filters or orders on {sorted(unindexed)}, which no index leads"
