@@ -408,6 +408,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "quality.tasks.resume_lost_prelabels",
         "schedule": float(WORK_LEASE_CHECK_SECONDS),
     },
+    "quality-fail-lost-label-checks": {
+        "task": "quality.tasks.fail_lost_label_checks",
+        "schedule": float(WORK_LEASE_CHECK_SECONDS),
+    },
     # Finished exports older than a week, and exports whose worker died (exports.services.clean_up).
     "exports-clean-up": {"task": "exports.tasks.clean_up_exports", "schedule": 60 * 60.0},
 }

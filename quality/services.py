@@ -109,8 +109,64 @@ def _stored(images: list[Image], check: LabelCheck) -> list[tuple[np.ndarray, li
     return rows
 
 
+CHECK_LEASE_PREFIX = "label_check:"
+
+
+def check_key(check_id: int) -> str:
+    """A check's lease (console.leases): the worker running it renews it while it runs."""
+    return f"{CHECK_LEASE_PREFIX}{check_id}"
+
+
 def run_check(*, check_id: int) -> bool:
-    """Run one check; False if it is not QUEUED (done, failed, or taken by another worker)."""
+    """Run one check under its lease; False if it is not QUEUED (done, failed, or taken by another
+    worker). Delivered again after its worker died, it fails the check (lose_check()): a check
+    is quick to start again, and one that killed its worker would kill the next."""
+    with leases.hold(check_key(check_id)) as held:
+        if held is None:
+            return False
+        if held.taken_from is not None:
+            lose_check(check_id=check_id, lease=held.taken_from)
+            return False
+        return _run_check(check_id)
+
+
+def lose_check(*, check_id: int, lease: Lease) -> bool:
+    """Fail a check whose worker was lost, audited as label_check.worker_lost; False if it was
+    finished (or another process failed it first)."""
+    check = LabelCheck.objects.select_related("adapter__project").filter(pk=check_id).first()
+    if check is None:
+        return False
+    lost_at = min(timezone.now(), lease.expires_at - timedelta(seconds=leases.lease_seconds()))
+    with transaction.atomic():
+        failed = fail_check(
+            check_id=check_id,
+            error=f"The worker running the check was lost at {timezone.localtime(lost_at):%H:%M:%S} "
+            "(stopped, or out of memory); start the check again.",
+        )
+        if failed:
+            record(
+                None,
+                "label_check.worker_lost",
+                check.adapter,
+                project=check.adapter.project,
+                check=check.pk,
+                worker=lease.worker,
+                lost_at=lost_at.isoformat(),
+            )
+    return failed
+
+
+def fail_lost_checks() -> list[int]:
+    """Checks whose worker is gone (console.leases.take_over_lost), failed with the reason."""
+    failed = []
+    for lease in leases.take_over_lost(CHECK_LEASE_PREFIX):
+        pk = int(lease.key.removeprefix(CHECK_LEASE_PREFIX))
+        if lose_check(check_id=pk, lease=lease):
+            failed.append(pk)
+    return failed
+
+
+def _run_check(check_id: int) -> bool:
     check = LabelCheck.objects.select_related("adapter").filter(pk=check_id).first()
     if check is None:
         return False
@@ -149,23 +205,24 @@ def run_check(*, check_id: int) -> bool:
         )
         return True
     with transaction.atomic():
-        SuspectedLabelError.objects.bulk_create(
-            [
-                SuspectedLabelError(
-                    label_check=check,
-                    image_id=images[s.index].pk,
-                    label=s.label,
-                    given=s.given,
-                    probability=s.probability,
-                    score=s.score,
-                )
-                for s in suspects
-            ],
-            batch_size=1000,
-        )
-        check.transition(
+        # DONE first: a check failed meanwhile (its lease lost) gets no suspects.
+        if check.transition(
             [LabelCheck.Status.RUNNING], LabelCheck.Status.DONE, done=steps, finished_at=timezone.now()
-        )
+        ):
+            SuspectedLabelError.objects.bulk_create(
+                [
+                    SuspectedLabelError(
+                        label_check=check,
+                        image_id=images[s.index].pk,
+                        label=s.label,
+                        given=s.given,
+                        probability=s.probability,
+                        score=s.score,
+                    )
+                    for s in suspects
+                ],
+                batch_size=1000,
+            )
     return True
 
 

@@ -59,7 +59,14 @@ def resume_lost_prelabels() -> dict:
     return services.resume_lost_prelabels()
 
 
+@shared_task(soft_time_limit=60, time_limit=90)
+def fail_lost_label_checks() -> list[int]:
+    """Periodic (beat), and when a worker starts: label checks whose worker died are failed."""
+    return services.fail_lost_checks()
+
+
 @worker_ready.connect
 def _resume_at_start(**_kwargs) -> None:
     # A worker that starts takes over at once what a dead one held.
     resume_lost_prelabels.delay()
+    fail_lost_label_checks.delay()

@@ -1,14 +1,19 @@
 """Suspected label errors: the check in the worker (its task run here), the page, the one-click
 fix through the dataset's undoable, audited labeling, and who may do what."""
 
+import socket
+import subprocess
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from adapters.models import Image
-from console.models import AuditEntry
+from adapters.models import DatasetCount, Image
+from console.models import AuditEntry, Lease
 from quality import services
 from quality.models import LabelCheck, SuspectedLabelError
-from quality.tasks import find_label_errors
+from quality.tasks import fail_lost_label_checks, find_label_errors
 from tests.adapters.conftest import add_dataset, add_image, alcohol_image
 
 pytestmark = pytest.mark.django_db
@@ -157,3 +162,74 @@ def test_the_assign_labels_page_and_the_training_tab_link_the_list(client, viewe
     labels = client.get(reverse("projects-labels", args=[adapter.project.pk, adapter.pk]))
     training = client.get(reverse("adapters-detail", args=[adapter.pk]), {"tab": "training"})
     assert link in labels.content.decode() and link in training.content.decode()
+
+
+def test_the_labeling_grid_filter_menu_counts_and_links_the_suspects(client, viewer, adapter):
+    add_dataset(adapter, 2, 2)
+    DatasetCount.objects.recount(adapter)  # add_dataset writes rows, not the counters the grid reads
+    grid = reverse("projects-labels", args=[adapter.project_id, adapter.pk])
+    client.force_login(viewer)
+    body = client.get(grid).content.decode()
+    assert 'Suspected label errors</span><span class="count">not checked</span>' in body
+    done_check(adapter, list(adapter.images.filter(label_state=Image.LabelState.LABELED)))
+    body = client.get(grid).content.decode()
+    link = f'<a href="{reverse("quality-label-errors", args=[adapter.pk])}" id="label-errors-filter">'
+    assert link in body and "<span>Suspected label errors: 2</span>" in body
+
+
+def dead_workers_lease(check) -> None:
+    """The lease a worker process of this host held on the check when it died."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    now = timezone.now()
+    Lease.objects.create(
+        key=services.check_key(check.pk),
+        worker=f"{socket.gethostname()}:{proc.pid}",
+        taken_at=now,
+        expires_at=now + timedelta(minutes=5),
+    )
+
+
+def test_a_check_holds_a_lease_while_it_runs_and_lets_it_go(owner, adapter):
+    add_dataset(adapter, 2, 2)
+    check = services.start_check(user=owner, adapter=adapter)
+    now = timezone.now()
+    living = Lease.objects.create(
+        key=services.check_key(check.pk),
+        worker="elsewhere:1",
+        taken_at=now,
+        expires_at=now + timedelta(minutes=5),
+    )
+    find_label_errors(check.pk)  # a living worker holds it: this delivery does nothing
+    check.refresh_from_db()
+    assert check.status == LabelCheck.Status.QUEUED
+    living.delete()
+    find_label_errors(check.pk)
+    check.refresh_from_db()
+    assert check.status == LabelCheck.Status.DONE and not Lease.objects.exists()
+
+
+def test_a_check_delivered_again_after_its_worker_died_is_failed_and_audited(owner, adapter):
+    add_dataset(adapter, 2, 2)
+    check = services.start_check(user=owner, adapter=adapter)
+    LabelCheck.objects.filter(pk=check.pk).update(status=LabelCheck.Status.RUNNING)
+    dead_workers_lease(check)
+    find_label_errors(check.pk)  # as a worker runs the redelivered task
+    check.refresh_from_db()
+    assert check.status == LabelCheck.Status.FAILED and "worker running the check was lost" in check.error
+    assert not check.suspects.exists() and not Lease.objects.exists()
+    assert AuditEntry.objects.filter(action="label_check.worker_lost").count() == 1
+
+
+def test_the_periodic_check_fails_checks_whose_lease_ran_out(owner, adapter):
+    check = services.start_check(user=owner, adapter=adapter)
+    LabelCheck.objects.filter(pk=check.pk).update(status=LabelCheck.Status.RUNNING)
+    past = timezone.now() - timedelta(hours=1)
+    Lease.objects.create(
+        key=services.check_key(check.pk), worker="elsewhere:1", taken_at=past, expires_at=past
+    )
+    assert fail_lost_label_checks() == [check.pk]
+    check.refresh_from_db()
+    assert check.status == LabelCheck.Status.FAILED
+    assert fail_lost_label_checks() == []  # nothing left to take over
+    assert AuditEntry.objects.filter(action="label_check.worker_lost").count() == 1
