@@ -71,3 +71,16 @@ def test_the_bank_pages_read_the_stored_count_and_count_no_hash(owner_client, ow
         assert not [sql for sql in counting if BankHash._meta.db_table in sql], (url, counting)
     second = owner_client.get(reverse("hashbanks-detail", args=[label_bank.pk]), {"page": 2})
     assert len(second.context["page"]) == 50  # the last page, from the stored count
+
+
+def test_the_migration_fills_the_counts_of_existing_banks(owner, label_bank, allow_bank):
+    import importlib
+
+    from django.apps import apps
+
+    services.import_hash_list(
+        user=owner, bank=label_bank, data="\n".join(hashes(4, seed=5)).encode(), name="l"
+    )
+    Bank.objects.update(hash_count=0)
+    importlib.import_module("hashbanks.migrations.0002_bank_hash_count").backfill(apps, None)
+    assert counted(label_bank) == (4, 4) and counted(allow_bank) == (0, 0)

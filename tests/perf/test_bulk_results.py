@@ -97,3 +97,17 @@ def test_a_running_jobs_progress_comes_from_its_counters_not_a_count_of_its_rows
         response = owner_client.get(reverse("bulk-detail", args=[job.pk]), **PROGRESS)
     assert "4 of 10 images analysed (4 failed)" in " ".join(response.content.decode().split())
     assert not [q["sql"] for q in queries.captured_queries if "bulk_analysis_prediction" in q["sql"]]
+
+
+def test_the_migration_fills_the_counters_of_existing_jobs_from_their_rows(owner):
+    import importlib
+
+    from django.apps import apps
+
+    job = _job(owner, [90.0, None, 20.0, None, None], status=BulkAnalysisJob.Status.IN_PROGRESS)
+    Prediction.objects.create(job=job, line=6, source_ref="s3://b/6.jpg")  # pending
+    other = _job(owner, [10.0])
+    importlib.import_module("bulk_analysis.migrations.0007_job_counters_state_line_idx").backfill(apps, None)
+    job.refresh_from_db()
+    other.refresh_from_db()
+    assert (job.done_images, job.failed_images, other.done_images, other.failed_images) == (2, 3, 1, 0)
