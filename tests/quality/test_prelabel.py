@@ -24,6 +24,7 @@ from quality.models import LabelSuggestion, PreLabelRun
 from quality.tasks import prelabel
 from tests.adapters.conftest import add_dataset, add_image, alcohol_image, make_adapter, safe_image
 from tests.adapters.conftest import trained as trained  # noqa: F401 - a fixture
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -312,3 +313,21 @@ def test_suggestions_never_reach_a_training_manifest(owner, adapter):
         lines = {line.key: line.labels for line in manifests.read_groundtruth(fh.read(), name="train")}
     assert lines[accepted.file] == ["Alcohol"]  # an accepted suggestion is a label
     assert lines[overruled.file] == []  # the suggestion (Alcohol) is not
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_pre_labels_what_a_person_started(celery_worker_process, client, annotator, adapter):
+    new = unlabeled(adapter, 3)
+    client.force_login(annotator)
+    client.post(reverse("quality-prelabel-start", args=[adapter.pk]), {"source": ""})  # enqueued on commit
+    run = PreLabelRun.objects.get()
+
+    def finished():
+        run.refresh_from_db()
+        return not run.is_running
+
+    wait_for(finished, timeout=300, interval=0.5, message="the run to finish in the worker")
+    assert run.status == PreLabelRun.Status.DONE, run.error
+    assert set(LabelSuggestion.objects.values_list("image_id", flat=True)) == {i.pk for i in new}
+    assert not Lease.objects.exists()
