@@ -13,6 +13,7 @@ from moderation import taxonomy
 from projects import services as projects
 from tests.conftest import make_image_bytes
 from tests.engine.imagegen import LABEL, TRAIN_PHOTOS, symbol_set
+from verification import services as verification
 from verification.models import ImageReview, Verification
 
 BATCH = 2000  # rows per INSERT
@@ -123,6 +124,7 @@ def finished_job(user, n: int, *, reviewed: int = REVIEWED, seed: int = 0) -> Bu
         for p in verify
         for name in p.top_labels
     )
+    verification.recount_tallies(job=job)  # the rows were written directly: the verify page's tallies
     job.refresh_from_db()
     return job
 
@@ -202,6 +204,7 @@ def page_world(user, n: int, *, projects: int = PROJECTS, jobs: int = JOBS) -> d
             for p in chunk
             for name in p.top_labels
         )
+    verification.recount_tallies(job=big)  # as above
     for start in range(0, n, BATCH):
         count = min(BATCH, n - start)
         AuditEntry.objects.bulk_create(

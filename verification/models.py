@@ -117,3 +117,41 @@ class SecondReview(models.Model):
 
     def __str__(self) -> str:
         return f"second review of {self.prediction}"
+
+
+class VerdictTally(models.Model):
+    """How many reviewed images of a job hold `label` in `state` with its confidence in `bin`
+    (bulk_analysis.histograms' 0.1 bins; -1: not predicted at any confidence). Moved in the
+    transaction of every verdict and review (verification.services._tallied), so the verify
+    page's per-label TP/FP/FN/TN at any threshold are sums over these rows, not a read of every
+    reviewed image (issue 15). State (verification.rules.tally_keys): "yes" the reviewer says
+    the label is there, "no" not there, "asis" no verdict (there if predicted)."""
+
+    job = models.ForeignKey(BulkAnalysisJob, on_delete=models.CASCADE, related_name="+")
+    label = models.CharField(max_length=128)
+    state = models.CharField(max_length=8)
+    bin = models.SmallIntegerField()
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "label", "state", "bin"], name="verdict_tally_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: {self.label} {self.state} bin {self.bin}: {self.n}"
+
+
+class ReviewerTally(models.Model):
+    """How many of a job's images a reviewer reviewed first (ImageReview), moved with the reviews:
+    the queue's "who reviewed how many" and the verified count without counting the reviews."""
+
+    job = models.ForeignKey(BulkAnalysisJob, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "user"], name="reviewer_tally_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: user {self.user_id} reviewed {self.n}"

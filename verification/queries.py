@@ -3,10 +3,10 @@ filters them, and each image's card with its verdicts and outcomes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from django.db.models import Count, F, FloatField, Value
+from django.db.models import Count, Exists, F, FloatField, OuterRef, Value
 from django.db.models.functions import Abs, Cast
 
 from bulk_analysis import histograms
@@ -15,7 +15,7 @@ from bulk_analysis.queries import alt_text, file_name, filtered_predictions, job
 from console.lib.pagination import CountedPaginator
 from console.lib.protection import Protection
 from moderation import taxonomy
-from verification.models import ImageReview, flagged_first
+from verification.models import ImageReview, Verification, flagged_first
 from verification.rules import OUTCOME_TEXT, image_outcomes, predicted_labels
 
 PAGE_SIZE = 24  # images per page of the verify grid
@@ -83,12 +83,15 @@ def grid(
     order: str,
     page: str | None,
     protection: Protection,
-    verdicts: Mapping[int, Mapping[str, str]],
-    reviewed: set[int],
+    reviewed_matching: Callable[[], int],
     group: str = "",
 ) -> dict[str, Any]:
-    """One page of the job's analysed images and their cards. `verdicts` and `reviewed` as
-    verification.services.verdicts_of and reviewed_ids read them."""
+    """One page of the job's analysed images and their cards. `reviewed_matching()`: how many
+    reviewed images the label and flag filters match (verification.services.reviewed_matching,
+    from the job's tallies), asked only for a status filter. The verdicts and reviews
+    are read for the shown page only, and the status filter is an EXISTS on the row, so a page
+    costs the same at any number of images or reviews (issue 15)."""
+    is_reviewed = Exists(ImageReview.objects.filter(prediction=OuterRef("pk")))
     rows = filtered_predictions(job, label=label, flag=flag, threshold=threshold).filter(
         state=Prediction.State.DONE
     )
@@ -102,12 +105,12 @@ def grid(
         done_only=True,
     )
     if status in ("verified", "unverified"):
-        verified = rows.filter(pk__in=reviewed).count() if reviewed else 0
+        verified = reviewed_matching()
         count = verified if status == "verified" else count - verified
     if status == "verified":
-        rows = rows.filter(pk__in=reviewed)
+        rows = rows.filter(is_reviewed)
     elif status == "unverified":
-        rows = rows.exclude(pk__in=reviewed)
+        rows = rows.exclude(is_reviewed)
     if group.isdigit():  # one near-duplicate group (the line of its first image)
         rows = rows.filter(duplicate_group=int(group))
         count = rows.count()
@@ -119,7 +122,12 @@ def grid(
         rows = rows.order_by(flagged_first(threshold), "line")
     else:
         rows = rows.order_by("line")
-    shown = CountedPaginator(rows, PAGE_SIZE, count=count).get_page(page)
+    shown = CountedPaginator(rows.annotate(is_reviewed=is_reviewed), PAGE_SIZE, count=count).get_page(page)
+    verdicts: dict[int, dict[str, str]] = {}
+    for pid, name, verdict in Verification.objects.filter(prediction__in=[p.pk for p in shown]).values_list(
+        "prediction_id", "label", "verdict"
+    ):
+        verdicts.setdefault(pid, {})[name] = verdict
     # The near-duplicate groups' sizes of the images shown: one grouped query per page.
     sizes = dict(
         job.predictions.filter(duplicate_group__in={p.duplicate_group for p in shown} - {None})
@@ -133,7 +141,7 @@ def grid(
             threshold,
             protection=protection,
             verdicts=verdicts.get(p.pk, {}),
-            reviewed=p.pk in reviewed,
+            reviewed=p.is_reviewed,
             duplicates=sizes.get(p.duplicate_group, 1) - 1,
         )
         for p in shown

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, QuerySet, Value
+from django.db.models import Exists, F, OuterRef, QuerySet, Value
 from django.db.models.functions import Abs
 from django.utils import timezone
 
@@ -28,15 +30,19 @@ from moderation.engine.evaluation import autosplit_test_size
 from moderation.manifests import ManifestError, read_groundtruth
 from projects import services as projects
 from projects.models import Project
+from verification import tallies
 from verification.models import (
     ImageReview,
     ReviewClaim,
+    ReviewerTally,
     SecondReview,
     SecondReviewPlan,
+    VerdictTally,
     Verification,
     flagged_first,
 )
-from verification.rules import ground_truth, outcome, predicted_labels
+from verification.rules import ground_truth, predicted_labels
+from verification.tallies import tally_counts, tally_keys
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -90,7 +96,7 @@ def set_verdict(
     if verdict not in Verdict.values:
         raise ValidationError(f"Verdict: {verdict!r} is not one of {', '.join(Verdict.values)}.")
     fields = {"verdict": verdict, "threshold": threshold, "user": user}
-    with transaction.atomic():
+    with _tallied(prediction):
         row = _upsert(prediction, label, fields)
         _mark_reviewed(user, prediction)
         record(
@@ -146,7 +152,7 @@ def mark_reviewed(*, user: User, prediction: Prediction) -> None:
     "reviewed" and a message saying who reviewed it and what they decided."""
     if prediction.state != Prediction.State.DONE:
         raise ValidationError(f"Line {prediction.line} has no prediction to verify ({prediction.state}).")
-    with transaction.atomic():
+    with _tallied(prediction):
         review, written = _mark_reviewed(user, prediction)
         if not written and review.user_id != user.pk:
             raise ValidationError(already_reviewed(review, prediction), code="reviewed")
@@ -176,7 +182,7 @@ def undo(
 ) -> bool:
     """Put a label back to its previous verdict ("" = none), only if it still has the verdict
     this reviewer gave it (`expected`): another reviewer's newer verdict is never undone."""
-    with transaction.atomic():
+    with _tallied(prediction):
         if label:
             rows = Verification.objects.filter(prediction=prediction, label=label, verdict=expected)
             if restore:
@@ -200,6 +206,77 @@ def undo(
             restored=restore,
         )
     return True
+
+
+# ---------------------------------------------------------------- tallies (issue 15)
+
+
+def _image_tally(prediction: Prediction) -> tuple[Counter, int | None, bool]:
+    """What the image adds to its job's tallies now: its VerdictTally keys (if reviewed), its
+    first reviewer's id and whether it is reviewed."""
+    review = ImageReview.objects.filter(prediction=prediction).values_list("user_id", flat=True)
+    reviewer = list(review)
+    if not reviewer:
+        return Counter(), None, False
+    verdicts = dict(prediction.verifications.values_list("label", "verdict"))
+    return Counter(tally_keys(prediction.top_labels, verdicts)), reviewer[0], True
+
+
+def _bump(model: type[VerdictTally] | type[ReviewerTally], n: int, **key: Any) -> None:
+    """Add n to a tally row, creating it on first use (a concurrent create turns into an update)."""
+    rows = model.objects.filter(**key)  # user_id=None is IS NULL
+    if not rows.update(n=F("n") + n):
+        try:
+            with transaction.atomic():
+                model.objects.create(n=n, **key)
+        except IntegrityError:
+            rows.update(n=F("n") + n)
+
+
+@contextmanager
+def _tallied(prediction: Prediction) -> Iterator[None]:
+    """A transaction that changes an image's verdicts or review, and moves its job's tallies by
+    the difference, so the tallies always equal a recount (recount_tallies).
+
+    The image's row is written first (a no-op UPDATE): it locks the row on PostgreSQL and takes
+    SQLite's write lock, so two writes to one image cannot both read the same "before"."""
+    with transaction.atomic():
+        Prediction.objects.filter(pk=prediction.pk).update(line=F("line"))
+        before, before_user, was = _image_tally(prediction)
+        yield
+        after, after_user, now = _image_tally(prediction)
+        job = prediction.job_id
+        for (label, state, bin_), n in (after - before).items():
+            _bump(VerdictTally, n, job_id=job, label=label, state=state, bin=bin_)
+        for (label, state, bin_), n in (before - after).items():
+            _bump(VerdictTally, -n, job_id=job, label=label, state=state, bin=bin_)
+        if (was, before_user) != (now, after_user):
+            if was:
+                _bump(ReviewerTally, -1, job_id=job, user_id=before_user)
+            if now:
+                _bump(ReviewerTally, 1, job_id=job, user_id=after_user)
+
+
+def recount_tallies(*, job: BulkAnalysisJob) -> None:
+    """Rebuild a job's tallies from its reviews and verdicts (after a bulk load that wrote rows
+    directly, such as bench.data; the migration that added them does the same)."""
+    verdicts = verdicts_of(job=job)
+    keys: Counter = Counter()
+    users: Counter = Counter()
+    reviews = ImageReview.objects.filter(job=job).values_list(
+        "prediction_id", "user_id", "prediction__top_labels"
+    )
+    with transaction.atomic():
+        for pid, user_id, tops in reviews.iterator():
+            keys.update(tally_keys(tops, verdicts.get(pid, {})))
+            users[user_id] += 1
+        VerdictTally.objects.filter(job=job).delete()
+        ReviewerTally.objects.filter(job=job).delete()
+        VerdictTally.objects.bulk_create(
+            VerdictTally(job=job, label=label, state=state, bin=bin_, n=n)
+            for (label, state, bin_), n in keys.items()
+        )
+        ReviewerTally.objects.bulk_create(ReviewerTally(job=job, user_id=u, n=n) for u, n in users.items())
 
 
 # ---------------------------------------------------------------- statistics
@@ -264,42 +341,40 @@ class Performance:
         return out
 
 
-def performance(
-    *,
-    job: BulkAnalysisJob,
-    threshold: float,
-    verdicts: dict[int, dict[str, str]] | None = None,
-    reviewed: set[int] | None = None,
-) -> Performance:
+def performance(*, job: BulkAnalysisJob, threshold: float) -> Performance:
     """Verified TP, FP, FN, TN per label at a threshold, over the images a reviewer has verified.
 
-    `verdicts` and `reviewed` (verdicts_of, reviewed_ids) when the caller has read them already.
-    """
-    verdicts = verdicts_of(job=job) if verdicts is None else verdicts
-    reviewed = reviewed_ids(job=job) if reviewed is None else reviewed
-    stats = {name: LabelStats(name) for name in taxonomy.TOP_LEVEL}
+    From the job's tallies (two short reads): the same at 1,000 or 500,000 images."""
+    reviewed = reviewed_count(job=job)
+    rows = VerdictTally.objects.filter(job=job).exclude(n=0).values_list("label", "state", "bin", "n")
+    counts = tally_counts(rows, reviewed, threshold)
+    stats = [LabelStats(name, *counts[name]) for name in taxonomy.TOP_LEVEL]
     total = job_histograms(job)["done"]  # stored with the finished job: no COUNT
-    # Only the reviewed rows are read, by id: the page costs the same at 1,000 or 50,000 images.
-    done = Prediction.objects.filter(
-        pk__in=ImageReview.objects.filter(job=job).values("prediction_id"), state=Prediction.State.DONE
-    )
-    for pid, tops in done.order_by().values_list("pk", "top_labels"):
-        predicted = predicted_labels(tops, threshold)
-        truth = set(ground_truth(predicted, verdicts.get(pid, {})))
-        for name, item in stats.items():
-            kind = outcome(name in predicted, name in truth)
-            setattr(item, kind, getattr(item, kind) + 1)
     m = minimums()
-    ready = [s.label for s in stats.values() if s.fp >= m.false_positives or s.fn >= m.false_negatives]
+    ready = [s.label for s in stats if s.fp >= m.false_positives or s.fn >= m.false_negatives]
     return Performance(
         threshold=threshold,
-        verified=len(reviewed),
+        verified=reviewed,
         total=total,
-        labels=list(stats.values()),
+        labels=stats,
         minimums=m,
-        test_images=autosplit_test_size(len(reviewed)),
+        test_images=autosplit_test_size(reviewed),
         ready_labels=ready,
     )
+
+
+def reviewed_matching(*, job: BulkAnalysisJob, label: str, flag: str, threshold: float) -> int:
+    """How many reviewed images of the job match the verify grid's label and flag filters (its
+    "verified" status count), from the tallies."""
+    rows = list(VerdictTally.objects.filter(job=job).exclude(n=0).values_list("label", "state", "bin", "n"))
+    return tallies.reviewed_matching(
+        rows, reviewed_count(job=job), label=label, flag=flag, threshold=threshold
+    )
+
+
+def reviewed_count(*, job: BulkAnalysisJob) -> int:
+    """How many of the job's images are reviewed (its reviewers' tallies)."""
+    return sum(ReviewerTally.objects.filter(job=job).values_list("n", flat=True))
 
 
 # ---------------------------------------------------------------- training
@@ -607,17 +682,15 @@ def renew_claim(*, user: User, prediction: Prediction) -> None:
 
 
 def queue_progress(*, job: BulkAnalysisJob) -> dict[str, Any]:
-    """Who reviewed how many of the job's images, and how many remain."""
-    per_user = list(
-        ImageReview.objects.filter(job=job)
-        .values("user__username")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "user__username")
-    )
-    reviewed = sum(row["n"] for row in per_user)
-    total = job.predictions.filter(state=Prediction.State.DONE).count()
+    """Who reviewed how many of the job's images, and how many remain (the reviewers' tallies
+    and the finished job's stored histograms: no count over reviews or predictions)."""
+    per_user: Counter = Counter()
+    for name, n in ReviewerTally.objects.filter(job=job, n__gt=0).values_list("user__username", "n"):
+        per_user[name or "(deleted user)"] += n
+    reviewed = sum(per_user.values())
+    total = job_histograms(job)["done"]
     return {
-        "per_user": [(row["user__username"] or "(deleted user)", row["n"]) for row in per_user],
+        "per_user": sorted(per_user.items(), key=lambda item: (-item[1], item[0])),
         "remaining": total - reviewed,
         "total": total,
     }
@@ -749,15 +822,16 @@ def adjudicate(*, user: User, prediction: Prediction, labels: list[str]) -> Seco
         row = SecondReview.objects.select_related("first_user", "user").get(prediction=prediction)
         threshold = row.threshold if row.threshold is not None else prediction.job.min_confidence
         predicted = predicted_labels(prediction.top_labels, threshold)
-        for name in taxonomy.TOP_LEVEL:
-            if name in predicted:
-                verdict = Verdict.CORRECT if name in decision else Verdict.INCORRECT
-            elif name in decision:
-                verdict = Verdict.ADDED
-            else:
-                Verification.objects.filter(prediction=prediction, label=name).delete()
-                continue
-            _upsert(prediction, name, {"verdict": verdict, "threshold": threshold, "user": user})
+        with _tallied(prediction):
+            for name in taxonomy.TOP_LEVEL:
+                if name in predicted:
+                    verdict = Verdict.CORRECT if name in decision else Verdict.INCORRECT
+                elif name in decision:
+                    verdict = Verdict.ADDED
+                else:
+                    Verification.objects.filter(prediction=prediction, label=name).delete()
+                    continue
+                _upsert(prediction, name, {"verdict": verdict, "threshold": threshold, "user": user})
         record(
             user,
             "verification.adjudicate",

@@ -27,12 +27,8 @@ def _job(request, pk, role=access.VIEWER) -> BulkAnalysisJob:
 def verify_job(request, pk):
     job = _job(request, pk)
     threshold = job.clamp_threshold(request.GET.get("threshold"))
-    # Read once per request: the grid's cards and the statistics both use them.
-    verdicts, reviewed = services.verdicts_of(job=job), services.reviewed_ids(job=job)
     if request.htmx and request.htmx.target == "performance":
-        return render(
-            request, "verification/_performance.html", _performance(job, threshold, verdicts, reviewed)
-        )
+        return render(request, "verification/_performance.html", _performance(job, threshold))
     label, flag = request.GET.get("label", ""), request.GET.get("flag", "")
     status, order = request.GET.get("status", ""), request.GET.get("order", "")
     shown = queries.grid(
@@ -44,8 +40,12 @@ def verify_job(request, pk):
         order=order,
         page=request.GET.get("page"),
         protection=Profile.for_user(request.user).protection(),
-        verdicts=verdicts,
-        reviewed=reviewed,
+        reviewed_matching=lambda: services.reviewed_matching(
+            job=job,
+            label=label if label in taxonomy.TOP_LEVEL else "",
+            flag=flag,
+            threshold=threshold,
+        ),
         group=request.GET.get("group", ""),
     )
     context = {
@@ -63,16 +63,16 @@ def verify_job(request, pk):
         "can_manage": access.has_role(request.user, access.MANAGER),
         "second_review_share": services.second_review_share(job=job),
         "query": request.GET.urlencode(),
-        **_performance(job, threshold, verdicts, reviewed),
+        **_performance(job, threshold),
     }
     return render(request, "verification/verify.html", context)
 
 
-def _performance(job, threshold, verdicts=None, reviewed=None) -> dict:
+def _performance(job, threshold) -> dict:
     return {
         "job": job,
         "threshold": threshold,
-        "perf": services.performance(job=job, threshold=threshold, verdicts=verdicts, reviewed=reviewed),
+        "perf": services.performance(job=job, threshold=threshold),
         "guidance": services.TUTORIAL_GUIDANCE,
     }
 

@@ -1,0 +1,74 @@
+"""The verification pages cost the same whatever the number of a job's reviews (issue 15): the
+same queries at 10 and 40 reviewed images, and no IN list longer than one grid page (the page's
+own verdicts), so no query carries the job's reviewed ids. Their per-label statistics and
+reviewer counts come from tallies kept in each verdict's transaction (verification.tallies)."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tests.bulk_analysis.conftest import finished_job
+from verification import services
+from verification.queries import PAGE_SIZE
+
+pytestmark = pytest.mark.django_db
+
+PAGES = [
+    ("verify-job", {}),
+    ("verify-job", {"status": "verified"}),
+    ("verify-job", {"status": "unverified", "flag": "flagged"}),
+    ("verify-job", {"status": "verified", "label": "Alcohol", "threshold": "60"}),
+    ("verify-job", {"order": "least-sure", "page": "2"}),
+    ("verify-train", {"threshold": "50"}),
+    ("verify-agreement", {}),
+]
+
+
+def job_with_reviews(owner, annotator, images, reviewed, name):
+    tops = [{"Alcohol": 80.0}, {}, {"Violence": 62.0, "Alcohol": 51.0}]
+    job = finished_job(owner, [tops[i % 3] for i in range(images)], name=name)
+    services.set_second_review_share(user=owner, job=job, share=50)
+    for i, p in enumerate(job.predictions.order_by("line")[:reviewed]):
+        user = owner if i % 2 else annotator
+        if p.top_labels:
+            verdict = "correct" if i % 4 else "incorrect"
+            services.set_verdict(user=user, prediction=p, label="Alcohol", verdict=verdict, threshold=50)
+        else:
+            services.mark_reviewed(user=user, prediction=p)
+    return job
+
+
+def costs(client, job):
+    """{page: (queries, longest IN list)} for a job."""
+    found = {}
+    for name, params in [*PAGES, ("verify-queue", {"threshold": "50"})]:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse(name, args=[job.pk]), params).status_code == 200
+        sql = [q["sql"] for q in ctx.captured_queries]
+        lists = [m.count(",") + 1 for q in sql for m in re.findall(r" IN \(([^()]*)\)", q)]
+        found[f"{name} {params}"] = (len(sql), max(lists, default=0))
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(
+            reverse("verify-job", args=[job.pk]),
+            {"threshold": "60"},
+            HTTP_HX_REQUEST="true",
+            HTTP_HX_TARGET="performance",
+        )
+    found["performance fragment"] = (len(ctx.captured_queries), 0)
+    return found
+
+
+def test_the_verification_pages_cost_the_same_at_10_and_40_reviewed_images(client, owner, annotator):
+    small = job_with_reviews(owner, annotator, 30, 10, "small")
+    large = job_with_reviews(owner, annotator, 90, 40, "large")
+    client.force_login(owner)
+    client.get(reverse("verify-job", args=[small.pk]))  # the session and profile are written once
+
+    at_small, at_large = costs(client, small), costs(client, large)
+
+    assert {page: n for page, (n, _) in at_small.items()} == {page: n for page, (n, _) in at_large.items()}
+    assert all(longest <= PAGE_SIZE for _, longest in at_large.values()), at_large
+    assert services.performance(job=large, threshold=50).verified == 40
