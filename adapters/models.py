@@ -185,6 +185,10 @@ class Image(models.Model):
         indexes = [
             # The labeling grid: one adapter's split, filtered by label state, paginated by id.
             models.Index(fields=["adapter", "split", "label_state", "id"], name="image_grid_idx"),
+            # The admin's filters across every dataset, newest first.
+            models.Index(fields=["split", "id"], name="image_split_idx"),
+            models.Index(fields=["label_state", "id"], name="image_label_state_idx"),
+            models.Index(fields=["source", "id"], name="image_source_idx"),
         ]
 
     def __str__(self) -> str:

@@ -28,7 +28,6 @@ GROWING = [
 ]
 # Their indexes belong to another app's migrations (issue 15: asked of its owners).
 ELSEWHERE = {
-    "adapters.Image": "split, label_state, source and format need indexes in the adapters app",
     "verification.Verification": "verdict and label need indexes in the verification app",
 }
 
