@@ -58,11 +58,13 @@ def _require_created(job: BulkAnalysisJob) -> None:
 
 
 def _room(job: BulkAnalysisJob, adding: int, what: str) -> int:
-    """The next free line number, refusing to go past MAX_IMAGES."""
+    """The next free line number, refusing to go past MAX_IMAGES (called with the job's row locked:
+    its total_images is the count of its rows, kept by _count_added)."""
     last = job.predictions.aggregate(last=Max("line"))["last"] or 0
-    if job.predictions.count() + adding > MAX_IMAGES:
+    total = BulkAnalysisJob.objects.values_list("total_images", flat=True).get(pk=job.pk)
+    if total + adding > MAX_IMAGES:
         raise ValidationError(
-            f"{what}: the job would have {job.predictions.count() + adding:,} images; "
+            f"{what}: the job would have {total + adding:,} images; "
             f"a bulk analysis job takes at most {MAX_IMAGES:,}.",
             code="limit",
         )

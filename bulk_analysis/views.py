@@ -93,11 +93,12 @@ def upload_images(request, pk):
             messages.error(request, message)
         return redirect("bulk-detail", pk)
     if wants_json(request):
+        job.refresh_from_db(fields=["total_images"])  # with other batches' images (kept with the rows)
         return JsonResponse(
             {
                 "added": report.added,
                 "failed": [{"name": n, "reason": r} for n, r in report.failed],
-                "total": job.predictions.count(),
+                "total": job.total_images,
             }
         )
     _report(request, report)

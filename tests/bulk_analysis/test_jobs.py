@@ -80,6 +80,20 @@ def test_it_answers_the_scripts_json_and_takes_batches_of_at_most_50(owner_clien
     assert Prediction.objects.filter(job_id=body["job"]).count() == 2
 
 
+def test_it_refuses_images_past_a_jobs_limit_counting_earlier_batches(owner, monkeypatch):
+    monkeypatch.setattr(services, "MAX_IMAGES", 3)
+    job = services.create_job(user=owner, name="limited")
+    files = [(f"x{i}.jpg", make_image_bytes(seed=i + 1)) for i in range(2)]
+    services.add_files(job=job, files=files)
+
+    with pytest.raises(
+        services.ValidationError, match="would have 4 images; a bulk analysis job takes at most 3"
+    ):
+        services.add_files(job=job, files=files)
+    assert Prediction.objects.filter(job=job).count() == 2
+    assert BulkAnalysisJob.objects.get(pk=job.pk).total_images == 2
+
+
 def test_it_refuses_a_bad_job_name_and_minimum_confidence(owner_client):
     response = owner_client.post(
         reverse("bulk-new"), {"name": "bad name!", "min_confidence": "150", "source": "computer"}
