@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, QuerySet, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Abs
 from django.utils import timezone
 
@@ -908,6 +908,17 @@ def agreement(*, job: BulkAnalysisJob) -> dict[str, Any]:
         "labels": labels,
         "reviewers": reviewers,
     }
+
+
+def agreement_summary(*, job: BulkAnalysisJob) -> dict[str, int]:
+    """Second reviews asked and given, how many agree, and the disagreements waiting for a
+    decision: one aggregate over the job's second reviews (the job pages' summary)."""
+    return SecondReview.objects.filter(job=job).aggregate(
+        asked=Count("pk"),
+        given=Count("pk", filter=Q(reviewed_at__isnull=False)),
+        agreeing=Count("pk", filter=Q(agrees=True)),
+        waiting=Count("pk", filter=Q(agrees=False, decided_at__isnull=True)),
+    )
 
 
 def disagreements(*, job: BulkAnalysisJob) -> QuerySet[SecondReview]:

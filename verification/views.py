@@ -73,6 +73,7 @@ def _performance(job, threshold) -> dict:
         "job": job,
         "threshold": threshold,
         "perf": services.performance(job=job, threshold=threshold),
+        "agreed": services.agreement_summary(job=job),
         "guidance": services.TUTORIAL_GUIDANCE,
     }
 

@@ -192,3 +192,19 @@ def test_only_a_manager_sets_the_share(client, owner, annotator):
     assert b'id="second-review-share"' in page.content
     client.post(reverse("verify-second-review", args=[job.pk]), {"share": "x"})
     assert services.second_review_share(job=job) == 0
+
+
+def test_the_job_pages_summarise_the_agreement(client, owner, annotator):
+    job = finished_job(owner, [{"Alcohol": 80.0}, {}])
+    services.set_second_review_share(user=owner, job=job, share=100)
+    for labels in (["Alcohol"], ["Alcohol"]):  # line 1 agrees, line 2 (safe) does not
+        p = review(owner, job)
+        services.claim_next(user=annotator, job=job, threshold=50)
+        services.submit_second_review(user=annotator, prediction=p, labels=labels, threshold=50)
+    client.force_login(owner)
+    # The bulk job page loads this fragment (hx-target performance), the verify page includes it.
+    fragment = client.get(
+        reverse("verify-job", args=[job.pk]), HTTP_HX_REQUEST="true", HTTP_HX_TARGET="performance"
+    ).content.decode()
+    assert "1 of 2 second reviews agree (50%), 1 disagreement waits for a manager" in fragment
+    assert reverse("verify-agreement", args=[job.pk]) in fragment

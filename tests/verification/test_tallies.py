@@ -79,3 +79,20 @@ def test_a_refused_review_moves_no_tally(owner, annotator):
         services.mark_reviewed(user=annotator, prediction=p)
     assert tallies(job) == before
     assert services.queue_progress(job=job) == {"per_user": [("owner", 1)], "remaining": 0, "total": 1}
+
+
+def test_the_migration_fills_the_tallies_of_existing_reviews(owner, annotator):
+    import importlib
+
+    from django.apps import apps
+
+    job = finished_job(owner, [{"Alcohol": 80.0}, {"Gambling": 66.0}, {}])
+    p1, p2, p3 = job.predictions.order_by("line")
+    services.set_verdict(user=owner, prediction=p1, label="Alcohol", verdict="incorrect", threshold=50)
+    services.set_verdict(user=annotator, prediction=p2, label="Explicit", verdict="added", threshold=50)
+    services.mark_reviewed(user=owner, prediction=p3)
+    moved = tallies(job)
+    VerdictTally.objects.all().delete()
+    ReviewerTally.objects.all().delete()
+    importlib.import_module("verification.migrations.0005_tallies").backfill(apps, None)
+    assert tallies(job) == moved
