@@ -32,7 +32,9 @@ def _quality(context) -> dict:
     def compute() -> dict:
         check = services.latest_check(adapter=adapter)
         return {
-            "to_review": services.suggestions_to_review(adapter=adapter).count(),
+            # Whether there are any, not how many: the grid counts no rows (its counts come from
+            # the dataset counters); the filter itself says how many images it matches.
+            "to_review": services.suggestions_to_review(adapter=adapter).exists(),
             "suspects": check.suspects.count()
             if check is not None and check.status == check.Status.DONE
             else None,
@@ -43,7 +45,7 @@ def _quality(context) -> dict:
 
 @register.inclusion_tag("quality/_grid_filters.html", takes_context=True)
 def quality_filters(context):
-    """The grid's filter menu: "Suggestions to review: N" (the grid, most uncertain first) and
+    """The grid's filter menu: "Suggestions to review" (the grid, most uncertain first) and
     "Suspected label errors: N" (the latest check's list)."""
     return {
         **_quality(context),
@@ -79,7 +81,8 @@ def label_suggestion(context, image):
     cards = [card for card in context.get("cards") or [] if isinstance(card, dict)]
 
     def compute() -> dict:
-        ids = [card["image"].pk for card in cards if card["image"].label_state == "unlabeled"]
+        # Every card's, labeled or not: one query whenever the grid has cards.
+        ids = [card["image"].pk for card in cards]
         return {s.image_id: s for s in LabelSuggestion.objects.filter(image_id__in=ids).select_related("run")}
 
     found = _memo(context.get("request"), "_label_suggestions", compute)
