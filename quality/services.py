@@ -8,6 +8,16 @@ run_check(), which moves the row to RUNNING (a guarded transition: a second deli
 nothing), reads the images' stored embeddings, asks moderation.engine.label_quality for the
 suspects and writes them, then DONE, or FAILED with the reason.
 
+A check holds a console.leases lease while it runs; one whose worker is lost is failed
+(lose_check(): when its task is delivered again, or by the periodic fail_lost_checks()).
+
+Pre-labeling: start_prelabel() queues a PreLabelRun with the base model or a trained adapter of
+the project; the task runs run_prelabel() under the run's lease, which asks the backend
+(detect_moderation_labels_many, as bulk analysis does) about every unlabeled training image and
+upserts one LabelSuggestion per image (moderation.suggestions). Suggestions are never labels:
+accept_suggestions() gives those at or above a confidence their labels through
+adapters.datasets.set_labels, undoable and audited as image.label_suggestion_accept.
+
 Dataset snapshots: read_snapshot() reads an adapter's frozen manifests back (written when it
 trained) and compare() hands two of them to moderation.snapshots, which does the diffing.
 """
