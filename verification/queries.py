@@ -15,7 +15,7 @@ from bulk_analysis.queries import alt_text, file_name, filtered_predictions, job
 from console.lib.pagination import CountedPaginator
 from console.lib.protection import Protection
 from moderation import taxonomy
-from verification.models import ImageReview, Verification, flagged_first
+from verification.models import ImageReview, SecondReview, Verification, flagged_first
 from verification.rules import OUTCOME_TEXT, image_outcomes, predicted_labels
 
 PAGE_SIZE = 24  # images per page of the verify grid
@@ -84,13 +84,15 @@ def grid(
     page: str | None,
     protection: Protection,
     reviewed_matching: Callable[[], int],
+    viewer_id: int | None = None,
     group: str = "",
 ) -> dict[str, Any]:
     """One page of the job's analysed images and their cards. `reviewed_matching()`: how many
     reviewed images the label and flag filters match (verification.services.reviewed_matching,
     from the job's tallies), asked only for a status filter. The verdicts and reviews
     are read for the shown page only, and the status filter is an EXISTS on the row, so a page
-    costs the same at any number of images or reviews (issue 15)."""
+    costs the same at any number of images or reviews (issue 15). An image waiting for a
+    blind second review shows `viewer_id` no verdict unless they gave its first review."""
     is_reviewed = Exists(ImageReview.objects.filter(prediction=OuterRef("pk")))
     rows = filtered_predictions(job, label=label, flag=flag, threshold=threshold).filter(
         state=Prediction.State.DONE
@@ -128,6 +130,11 @@ def grid(
         "prediction_id", "label", "verdict"
     ):
         verdicts.setdefault(pid, {})[name] = verdict
+    blind = set(
+        SecondReview.objects.filter(prediction__in=[p.pk for p in shown], reviewed_at__isnull=True)
+        .exclude(first_user_id=viewer_id)
+        .values_list("prediction_id", flat=True)
+    )
     # The near-duplicate groups' sizes of the images shown: one grouped query per page.
     sizes = dict(
         job.predictions.filter(duplicate_group__in={p.duplicate_group for p in shown} - {None})
@@ -140,10 +147,11 @@ def grid(
             p,
             threshold,
             protection=protection,
-            verdicts=verdicts.get(p.pk, {}),
-            reviewed=p.is_reviewed,
+            verdicts={} if p.pk in blind else verdicts.get(p.pk, {}),
+            reviewed=p.is_reviewed and p.pk not in blind,
             duplicates=sizes.get(p.duplicate_group, 1) - 1,
         )
+        | {"blind": p.pk in blind}
         for p in shown
     ]
     return {"page": shown, "cards": cards}

@@ -46,6 +46,7 @@ def verify_job(request, pk):
             flag=flag,
             threshold=threshold,
         ),
+        viewer_id=request.user.pk,
         group=request.GET.get("group", ""),
     )
     context = {

@@ -208,3 +208,23 @@ def test_the_job_pages_summarise_the_agreement(client, owner, annotator):
     ).content.decode()
     assert "1 of 2 second reviews agree (50%), 1 disagreement waits for a manager" in fragment
     assert reverse("verify-agreement", args=[job.pk]) in fragment
+
+
+def test_the_verify_grid_hides_the_first_verdict_until_the_second_review_is_given(client, owner, annotator):
+    job = finished_job(owner, [{"Alcohol": 80.0}])
+    services.set_second_review_share(user=owner, job=job, share=100)
+    p = review(owner, job, Alcohol="incorrect")
+    page = reverse("verify-job", args=[job.pk])
+    other = Client()
+    other.force_login(annotator)
+    client.force_login(owner)
+
+    hidden = other.get(page).content.decode()
+    assert "data-blind" in hidden and 'data-verdict="incorrect"' not in hidden
+    assert 'data-action="incorrect"' not in hidden  # no verdict buttons on it either
+    shown = client.get(page).content.decode()  # the first reviewer sees their own review
+    assert "data-blind" not in shown and 'data-verdict="incorrect"' in shown
+
+    services.claim_next(user=annotator, job=job, threshold=50)
+    services.submit_second_review(user=annotator, prediction=p, labels=[], threshold=50)
+    assert 'data-verdict="incorrect"' in other.get(page).content.decode()
