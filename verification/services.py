@@ -95,6 +95,11 @@ def set_verdict(
         )
     if verdict not in Verdict.values:
         raise ValidationError(f"Verdict: {verdict!r} is not one of {', '.join(Verdict.values)}.")
+    if pending_second_review(user=user, prediction=prediction):  # blind: the grid shows no buttons
+        raise ValidationError(
+            f"Line {prediction.line} waits for a blind second review: give it from Start reviewing.",
+            code="blind",
+        )
     fields = {"verdict": verdict, "threshold": threshold, "user": user}
     with _tallied(prediction):
         row = _upsert(prediction, label, fields)

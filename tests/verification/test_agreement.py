@@ -228,3 +228,17 @@ def test_the_verify_grid_hides_the_first_verdict_until_the_second_review_is_give
     services.claim_next(user=annotator, job=job, threshold=50)
     services.submit_second_review(user=annotator, prediction=p, labels=[], threshold=50)
     assert 'data-verdict="incorrect"' in other.get(page).content.decode()
+
+
+def test_no_one_but_the_first_reviewer_sets_verdicts_on_an_image_waiting_blind(owner, annotator):
+    job = finished_job(owner, [{"Alcohol": 80.0}])
+    services.set_second_review_share(user=owner, job=job, share=100)
+    p = review(annotator, job, Alcohol="correct")
+
+    with pytest.raises(ValidationError, match="waits for a blind second review") as refused:
+        services.set_verdict(user=owner, prediction=p, label="Alcohol", verdict="incorrect", threshold=50)
+    assert refused.value.code == "blind"
+    services.set_verdict(user=annotator, prediction=p, label="Alcohol", verdict="incorrect", threshold=50)
+    services.submit_second_review(user=owner, prediction=p, labels=["Alcohol"], threshold=50)
+    services.set_verdict(user=owner, prediction=p, label="Alcohol", verdict="correct", threshold=50)
+    assert Verification.objects.get(prediction=p).verdict == "correct"
