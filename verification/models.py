@@ -34,6 +34,10 @@ class Verification(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["prediction", "label"], name="verification_unique_label")
         ]
+        indexes = [  # the admin's filters, newest first
+            models.Index(fields=["verdict", "id"], name="verification_verdict_idx"),
+            models.Index(fields=["label", "id"], name="verification_label_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.prediction}: {self.label} {self.verdict}"

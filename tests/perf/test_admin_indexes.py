@@ -26,10 +26,6 @@ GROWING = [
     "verification.ImageReview",
     "verification.ReviewClaim",
 ]
-# Their indexes belong to another app's migrations (issue 15: asked of its owners).
-ELSEWHERE = {
-    "verification.Verification": "verdict and label need indexes in the verification app",
-}
 
 
 def leading_columns(model) -> set[str]:
@@ -57,15 +53,7 @@ def filtered_and_ordered(model_admin) -> set[str]:
     return columns
 
 
-@pytest.mark.parametrize(
-    "label",
-    [
-        pytest.param(label, marks=pytest.mark.xfail(strict=True, reason=ELSEWHERE[label]))
-        if label in ELSEWHERE
-        else label
-        for label in GROWING
-    ],
-)
+@pytest.mark.parametrize("label", GROWING)
 def test_the_admin_filters_and_orders_a_growing_table_only_on_indexed_columns(label):
     model = apps.get_model(label)
     model_admin = admin.site._registry[model]
