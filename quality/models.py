@@ -6,11 +6,9 @@ from django.db import models
 from console.transitions import GuardedTransitions
 
 
-class LabelCheck(GuardedTransitions, models.Model):
-    """One "Find suspected label errors" run over an adapter's labeled training images.
-
-    The row is the job's truth: the worker moves it QUEUED -> RUNNING -> DONE or FAILED and
-    writes its progress (done of total steps) as it goes."""
+class WorkerRun(GuardedTransitions, models.Model):
+    """What a label check and a pre-labeling run share: the row is the job's truth, the worker
+    moves it QUEUED -> RUNNING -> DONE or FAILED and writes its progress (done of total) as it goes."""
 
     class Status(models.TextChoices):
         QUEUED = "QUEUED", "Queued"
@@ -18,11 +16,9 @@ class LabelCheck(GuardedTransitions, models.Model):
         DONE = "DONE", "Done"
         FAILED = "FAILED", "Failed"
 
-    adapter = models.ForeignKey("adapters.Adapter", on_delete=models.CASCADE, related_name="+")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     done = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
-    images = models.PositiveIntegerField(default=0)  # labeled training images checked
     error = models.CharField(max_length=1000, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -30,14 +26,8 @@ class LabelCheck(GuardedTransitions, models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["-created_at", "-pk"]
-        indexes = [
-            # The page: an adapter's latest check.
-            models.Index(fields=["adapter", "-created_at"], name="labelcheck_adapter_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"Label check {self.pk} of adapter {self.adapter_id} ({self.status})"
 
     @property
     def is_running(self) -> bool:
@@ -48,6 +38,23 @@ class LabelCheck(GuardedTransitions, models.Model):
         if self.status == self.Status.DONE:
             return 100
         return int(100 * self.done / self.total) if self.total else 0
+
+
+class LabelCheck(WorkerRun):
+    """One "Find suspected label errors" run over an adapter's labeled training images; `done`
+    and `total` count its steps."""
+
+    adapter = models.ForeignKey("adapters.Adapter", on_delete=models.CASCADE, related_name="+")
+    images = models.PositiveIntegerField(default=0)  # labeled training images checked
+
+    class Meta(WorkerRun.Meta):
+        indexes = [
+            # The page: an adapter's latest check.
+            models.Index(fields=["adapter", "-created_at"], name="labelcheck_adapter_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Label check {self.pk} of adapter {self.adapter_id} ({self.status})"
 
 
 class SuspectedLabelError(models.Model):
@@ -79,14 +86,10 @@ class SuspectedLabelError(models.Model):
         return not self.given
 
 
-class PreLabelRun(GuardedTransitions, models.Model):
+class PreLabelRun(WorkerRun):
     """One "Pre-label with" run: a model (the base model, or a trained adapter of the project)
-    suggests labels for every unlabeled training image of an adapter's dataset.
-
-    The row is the job's truth: the worker moves it QUEUED -> RUNNING -> DONE or FAILED under a
-    lease (console.leases), and `done` counts the images it has suggested labels for."""
-
-    Status = LabelCheck.Status
+    suggests labels for every unlabeled training image of an adapter's dataset, under a lease
+    (console.leases); `done` counts the images it has suggested labels for."""
 
     adapter = models.ForeignKey("adapters.Adapter", on_delete=models.CASCADE, related_name="+")
     # The model that suggests: None is the base model. Its name is kept for the page.
@@ -95,19 +98,10 @@ class PreLabelRun(GuardedTransitions, models.Model):
     )
     source_name = models.CharField(max_length=255)
     source_arn = models.CharField(max_length=2048, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    done = models.PositiveIntegerField(default=0)
-    total = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)  # images the model could not read
     attempts = models.PositiveIntegerField(default=0)  # workers lost while running it
-    error = models.CharField(max_length=1000, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-pk"]
+    class Meta(WorkerRun.Meta):
         indexes = [
             # The grid: an adapter's latest run.
             models.Index(fields=["adapter", "-created_at"], name="prelabelrun_adapter_idx"),
@@ -115,16 +109,6 @@ class PreLabelRun(GuardedTransitions, models.Model):
 
     def __str__(self) -> str:
         return f"Pre-labeling {self.pk} of adapter {self.adapter_id} with {self.source_name} ({self.status})"
-
-    @property
-    def is_running(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
-
-    @property
-    def percent(self) -> int:
-        if self.status == self.Status.DONE:
-            return 100
-        return int(100 * self.done / self.total) if self.total else 0
 
 
 class LabelSuggestion(models.Model):
