@@ -80,6 +80,7 @@ def _console_kwargs(name: str, params: list[str], world: dict) -> dict | None:
         "projects-": lambda: {"pk": world["project"].pk, "adapter_pk": world["adapter"].pk},
         "adapters-": lambda: {"pk": world["trained"].pk},
         "bulk-": lambda: {"pk": world["job"].pk, "line": 1},
+        "verify-project-": lambda: {"pk": world["project"].pk},
         "verify-": lambda: {"pk": world["job"].pk, "line": 1},
         "hashbanks-": lambda: {"pk": _first_pk("hashbanks.Bank"), "hash_pk": _first_pk("hashbanks.BankHash")},
         "webhooks-": lambda: {"pk": _first_pk("webhooks.Webhook")},

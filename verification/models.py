@@ -159,3 +159,60 @@ class ReviewerTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id}: user {self.user_id} reviewed {self.n}"
+
+
+class ProjectSecondReviewPlan(models.Model):
+    """A project's request for a second review of a share of the reviewed images of every bulk
+    job run with one of its adapters; a job's own SecondReviewPlan, when set, wins."""
+
+    project = models.OneToOneField(
+        "projects.Project", on_delete=models.CASCADE, related_name="second_review_plan"
+    )
+    share = models.PositiveSmallIntegerField()  # percent of the reviewed images, 0 to 100
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.project}: second review of {self.share}%"
+
+
+class LabelAgreementTally(models.Model):
+    """A job's given second reviews on one label as a 2×2 table: yn = the first review says the
+    label is there and the second says not, and so on. Moved in submit_second_review's
+    transaction, so the agreement page's per-label share and kappa read no second review."""
+
+    job = models.ForeignKey(BulkAnalysisJob, on_delete=models.CASCADE, related_name="+")
+    label = models.CharField(max_length=128)
+    yy = models.IntegerField(default=0)
+    yn = models.IntegerField(default=0)
+    ny = models.IntegerField(default=0)
+    nn = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "label"], name="label_agreement_tally_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: {self.label} agreement"
+
+
+class ReviewerAgreementTally(models.Model):
+    """A reviewer's given second reviews in a job (as first or second reviewer): images compared,
+    how many agree on every label, and the 2×2 table of their yes/no against the other
+    reviewer's over every label of those images (yn = this reviewer yes, the other no)."""
+
+    job = models.ForeignKey(BulkAnalysisJob, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    images = models.IntegerField(default=0)
+    agreeing = models.IntegerField(default=0)
+    yy = models.IntegerField(default=0)
+    yn = models.IntegerField(default=0)
+    ny = models.IntegerField(default=0)
+    nn = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "user"], name="reviewer_agreement_tally_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: user {self.user_id} agreement"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Abs
 from django.utils import timezone
 
@@ -33,7 +33,10 @@ from projects.models import Project
 from verification import tallies
 from verification.models import (
     ImageReview,
+    LabelAgreementTally,
+    ProjectSecondReviewPlan,
     ReviewClaim,
+    ReviewerAgreementTally,
     ReviewerTally,
     SecondReview,
     SecondReviewPlan,
@@ -704,37 +707,86 @@ def queue_progress(*, job: BulkAnalysisJob) -> dict[str, Any]:
 # ---------------------------------------------------------------- reviewer agreement
 
 
+def project_jobs(project: Project) -> QuerySet[BulkAnalysisJob]:
+    """The bulk jobs run with an adapter of the project: what its agreement page and its share
+    cover (agreement, agreement_summary and disagreements take any queryset of jobs)."""
+    return BulkAnalysisJob.objects.filter(adapter__project=project)
+
+
+def only(job: BulkAnalysisJob) -> QuerySet[BulkAnalysisJob]:
+    """One job as a queryset of jobs (the job's agreement page)."""
+    return BulkAnalysisJob.objects.filter(pk=job.pk)
+
+
 def second_review_share(*, job: BulkAnalysisJob) -> int:
-    """The percent of the job's reviewed images it asks a second review of (0: none)."""
-    return SecondReviewPlan.objects.filter(job=job).values_list("share", flat=True).first() or 0
+    """The percent of the job's reviewed images it asks a second review of (0: none): its own
+    share when set, else its adapter's project's. By the plans' keys, no join."""
+    own = SecondReviewPlan.objects.filter(job=job).values_list("share", flat=True).first()
+    if own is not None:
+        return own
+    if job.adapter is None:  # loaded with the job by the pages (bulk_analysis.queries.get_job)
+        return 0
+    project = ProjectSecondReviewPlan.objects.filter(project_id=job.adapter.project_id)
+    return project.values_list("share", flat=True).first() or 0
+
+
+def project_second_review_share(*, project: Project) -> int:
+    """The percent a project asks of its jobs' reviewed images (0: none)."""
+    return (
+        ProjectSecondReviewPlan.objects.filter(project=project).values_list("share", flat=True).first() or 0
+    )
+
+
+def _check_share(share: int) -> None:
+    if not 0 <= share <= 100:
+        raise ValidationError(f"Second review: {share} is not a percent from 0 to 100.")
 
 
 def set_second_review_share(*, user: User, job: BulkAnalysisJob, share: int) -> int:
     """Ask for a second review of `share` percent of the job's reviewed images: images reviewed
     from now on are picked at that rate as their first review is written, and the images
     reviewed already are topped up at random to that share. Returns how many were picked now.
-    0 stops asking and drops the second reviews nobody has given yet."""
-    if not 0 <= share <= 100:
-        raise ValidationError(f"Second review: {share} is not a percent from 0 to 100.")
+    0 stops asking and drops the second reviews nobody has given yet. The job's own share wins
+    over its project's (set_project_second_review_share)."""
+    _check_share(share)
     with transaction.atomic():
         SecondReviewPlan.objects.update_or_create(job=job, defaults={"share": share, "set_by": user})
-        picked = 0
-        if share == 0:
-            SecondReview.objects.filter(job=job, reviewed_at__isnull=True).delete()
-        else:
-            reviewed = ImageReview.objects.filter(job=job)
-            wanted = math.ceil(reviewed.count() * share / 100) - SecondReview.objects.filter(job=job).count()
-            if wanted > 0:
-                # A one-off random pick by the manager's action, not per page view.
-                rows = reviewed.exclude(
-                    Exists(SecondReview.objects.filter(prediction=OuterRef("prediction")))
-                )
-                SecondReview.objects.bulk_create(
-                    SecondReview(prediction_id=pid, job=job, first_user_id=uid)
-                    for pid, uid in rows.order_by("?").values_list("prediction_id", "user_id")[:wanted]
-                )
-                picked = wanted
+        picked = _apply_share(only(job), share)
         record(user, "verification.second_review_share", job, project=_job_project(job), share=share)
+    return picked
+
+
+def set_project_second_review_share(*, user: User, project: Project, share: int) -> int:
+    """The same for every bulk job run with an adapter of the project that has no share of its
+    own, now and later. Returns how many images were picked now over those jobs."""
+    _check_share(share)
+    with transaction.atomic():
+        ProjectSecondReviewPlan.objects.update_or_create(
+            project=project, defaults={"share": share, "set_by": user}
+        )
+        jobs = project_jobs(project).exclude(Exists(SecondReviewPlan.objects.filter(job=OuterRef("pk"))))
+        picked = _apply_share(jobs, share)
+        record(user, "verification.project_second_review_share", project, project=project, share=share)
+    return picked
+
+
+def _apply_share(jobs: QuerySet[BulkAnalysisJob], share: int) -> int:
+    """Top each job's second reviews up to `share` of its reviewed images (a one-off random pick
+    by the manager's action, not per page view), or with 0 drop those nobody has given yet."""
+    if share == 0:
+        SecondReview.objects.filter(job__in=jobs, reviewed_at__isnull=True).delete()
+        return 0
+    picked = 0
+    for job in jobs.only("pk"):
+        reviewed = ImageReview.objects.filter(job=job)
+        wanted = math.ceil(reviewed.count() * share / 100) - SecondReview.objects.filter(job=job).count()
+        if wanted > 0:
+            rows = reviewed.exclude(Exists(SecondReview.objects.filter(prediction=OuterRef("prediction"))))
+            SecondReview.objects.bulk_create(
+                SecondReview(prediction_id=pid, job=job, first_user_id=uid)
+                for pid, uid in rows.order_by("?").values_list("prediction_id", "user_id")[:wanted]
+            )
+            picked += wanted
     return picked
 
 
@@ -744,7 +796,7 @@ def _job_project(job: BulkAnalysisJob) -> Project | None:
 
 def _pick_for_second_review(prediction: Prediction, first_user: User) -> None:
     """As an image's first review is written: pick it for a second review at the job's share."""
-    share = SecondReviewPlan.objects.filter(job_id=prediction.job_id).values_list("share", flat=True).first()
+    share = second_review_share(job=prediction.job)
     if share and random.random() * 100 < share:  # a sample, not a secret
         SecondReview.objects.create(prediction=prediction, job_id=prediction.job_id, first_user=first_user)
 
@@ -795,6 +847,7 @@ def submit_second_review(
             )
         ReviewClaim.objects.filter(prediction=prediction, user=user).delete()
         row = SecondReview.objects.select_related("first_user").get(prediction=prediction)
+        _tally_agreement(row)
         record(
             user,
             "verification.second_review",
@@ -854,6 +907,31 @@ def adjudicate(*, user: User, prediction: Prediction, labels: list[str]) -> Seco
     return row
 
 
+def _tally_agreement(row: SecondReview) -> None:
+    """Add a given second review to its job's agreement tallies (in its transaction)."""
+    for label, key in tallies.label_cells(row.first_labels, row.labels).items():
+        _add(LabelAgreementTally, {key: 1}, job_id=row.job_id, label=label)
+    for user_id, mine, theirs in (
+        (row.first_user_id, row.first_labels, row.labels),
+        (row.user_id, row.labels, row.first_labels),
+    ):
+        _add(
+            ReviewerAgreementTally, tallies.reviewer_counts(mine, theirs), job_id=row.job_id, user_id=user_id
+        )
+
+
+def _add(model: type[LabelAgreementTally] | type[ReviewerAgreementTally], counts: dict, **key: Any) -> None:
+    """Add counts to a tally row, creating it on first use (as _bump)."""
+    rows = model.objects.filter(**key)
+    moves = {name: F(name) + n for name, n in counts.items()}
+    if not rows.update(**moves):
+        try:
+            with transaction.atomic():
+                model.objects.create(**counts, **key)
+        except IntegrityError:
+            rows.update(**moves)
+
+
 @dataclass
 class Agreement:
     """How often two reviews of one image agree: `images` compared, `agreeing` of them, and
@@ -869,56 +947,45 @@ class Agreement:
         return self.agreeing / self.images if self.images else None
 
 
-def _kappa(first: list[bool], second: list[bool]) -> float | None:
-    from sklearn.metrics import cohen_kappa_score  # imported on use: it loads in about a second
-
-    if len(set(first) | set(second)) < 2:
-        return None  # both said the same one thing every time: chance agreement is 1, kappa 0/0
-    value = float(cohen_kappa_score(first, second))
-    return None if math.isnan(value) else value
+_CELL_SUMS = {key: Sum(key) for key in tallies.CELLS}
 
 
-def agreement(*, job: BulkAnalysisJob) -> dict[str, Any]:
-    """The job's reviewer agreement over its given second reviews: per label (the two reviews
-    say the same about that label), per reviewer (an image agrees when both reviews give the
-    same labels; kappa over every label's yes/no, this reviewer against the other), and the
-    disagreements waiting for a decision."""
-    rows = list(
-        SecondReview.objects.filter(job=job, reviewed_at__isnull=False).values_list(
-            "first_user__username", "user__username", "first_labels", "labels"
-        )
+def agreement(*, jobs: QuerySet[BulkAnalysisJob]) -> dict[str, Any]:
+    """Reviewer agreement over the given second reviews of `jobs` (one job, or a project's):
+    per label (the two reviews say the same about that label), per reviewer (an image agrees
+    when both reviews give the same labels; kappa over every label's yes/no, this reviewer
+    against the other). From the jobs' agreement tallies: two grouped reads, whatever the
+    number of second reviews."""
+    label_rows = (
+        LabelAgreementTally.objects.filter(job__in=jobs)
+        .values("label")
+        .annotate(**_CELL_SUMS)
+        .values_list("label", *tallies.CELLS)
     )
+    by_label: dict[str, list[int]] = {row[0]: [n or 0 for n in row[1:]] for row in label_rows}
     labels = []
     for name in taxonomy.TOP_LEVEL:
-        first = [name in a for _, _, a, _ in rows]
-        second = [name in b for _, _, _, b in rows]
-        same = sum(x == y for x, y in zip(first, second, strict=True))
-        labels.append(Agreement(name, len(rows), same, _kappa(first, second) if rows else None))
-    by_reviewer: dict[str, tuple[Agreement, list[bool], list[bool]]] = {}
-    for first_user, second_user, a, b in rows:
-        for me, mine, theirs in ((first_user, a, b), (second_user, b, a)):
-            item, xs, ys = by_reviewer.setdefault(me or "(deleted user)", (Agreement(me or ""), [], []))
-            item.images += 1
-            item.agreeing += mine == theirs
-            xs.extend(name in mine for name in taxonomy.TOP_LEVEL)
-            ys.extend(name in theirs for name in taxonomy.TOP_LEVEL)
-    reviewers = []
-    for name, (item, xs, ys) in sorted(by_reviewer.items()):
-        item.name, item.kappa = name, _kappa(xs, ys)
-        reviewers.append(item)
-    return {
-        "share": second_review_share(job=job),
-        "asked": SecondReview.objects.filter(job=job).count(),
-        "given": len(rows),
-        "labels": labels,
-        "reviewers": reviewers,
-    }
+        yy, yn, ny, nn = cells = by_label.get(name, [0, 0, 0, 0])
+        labels.append(Agreement(name, sum(cells), yy + nn, tallies.kappa(yy, yn, ny, nn)))
+    reviewer_rows = (
+        ReviewerAgreementTally.objects.filter(job__in=jobs)
+        .values("user__username")
+        .annotate(images_=Sum("images"), agreeing_=Sum("agreeing"), **_CELL_SUMS)
+        .values_list("user__username", "images_", "agreeing_", *tallies.CELLS)
+    )
+    reviewers = [
+        Agreement(name or "(deleted user)", images, agreeing, tallies.kappa(yy, yn, ny, nn))
+        for name, images, agreeing, yy, yn, ny, nn in reviewer_rows
+        if images
+    ]
+    reviewers.sort(key=lambda item: item.name)
+    return {"labels": labels, "reviewers": reviewers}
 
 
-def agreement_summary(*, job: BulkAnalysisJob) -> dict[str, int]:
+def agreement_summary(*, jobs: QuerySet[BulkAnalysisJob]) -> dict[str, int]:
     """Second reviews asked and given, how many agree, and the disagreements waiting for a
-    decision: one aggregate over the job's second reviews (the job pages' summary)."""
-    return SecondReview.objects.filter(job=job).aggregate(
+    decision: one aggregate over the jobs' second reviews (the job pages' summary)."""
+    return SecondReview.objects.filter(job__in=jobs).aggregate(
         asked=Count("pk"),
         given=Count("pk", filter=Q(reviewed_at__isnull=False)),
         agreeing=Count("pk", filter=Q(agrees=True)),
@@ -926,10 +993,11 @@ def agreement_summary(*, job: BulkAnalysisJob) -> dict[str, int]:
     )
 
 
-def disagreements(*, job: BulkAnalysisJob) -> QuerySet[SecondReview]:
-    """The job's second reviews that disagree with the first and wait for a manager's decision."""
+def disagreements(*, jobs: QuerySet[BulkAnalysisJob]) -> QuerySet[SecondReview]:
+    """The jobs' second reviews that disagree with the first and wait for a manager's decision."""
     return (
-        SecondReview.objects.filter(job=job, agrees=False, decided_at__isnull=True)
-        .select_related("prediction", "first_user", "user")
-        .order_by("prediction__line")
+        SecondReview.objects.filter(job__in=jobs, agrees=False, decided_at__isnull=True)
+        .select_related("prediction", "first_user", "user", "job")
+        .prefetch_related("prediction__verifications")  # the cards' verdicts: one query a page
+        .order_by("job_id", "prediction__line")
     )

@@ -4,7 +4,7 @@ bulk_analysis.histograms, so a threshold on the 0.1 grid counts exactly."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from bulk_analysis import histograms
 from moderation import taxonomy
@@ -63,3 +63,42 @@ def reviewed_matching(
     if flag == "unflagged":
         return reviewed - flagged
     return reviewed
+
+
+# ---------------------------------------------------------------- reviewer agreement (issue 18)
+
+CELLS = ("yy", "yn", "ny", "nn")
+
+
+def cell(a: bool, b: bool) -> str:
+    """The 2×2 cell of two yes/no decisions: "yn" = the first says yes, the second no."""
+    return ("y" if a else "n") + ("y" if b else "n")
+
+
+def label_cells(first: Collection[str], second: Collection[str]) -> dict[str, str]:
+    """{label: cell} of one image's two reviews, for every top-level label."""
+    a, b = set(first), set(second)
+    return {name: cell(name in a, name in b) for name in taxonomy.TOP_LEVEL}
+
+
+def reviewer_counts(mine: Collection[str], theirs: Collection[str]) -> dict[str, int]:
+    """What one image adds to a reviewer's agreement tally (ReviewerAgreementTally): one image,
+    agreeing if both give the same labels, and their yes/no against the other's on each label."""
+    cells = label_cells(mine, theirs)
+    counts = {key: 0 for key in CELLS}
+    for key in cells.values():
+        counts[key] += 1
+    return {"images": 1, "agreeing": int(set(mine) == set(theirs)), **counts}
+
+
+def kappa(yy: int, yn: int, ny: int, nn: int) -> float | None:
+    """Cohen's kappa of a 2×2 table (what sklearn's cohen_kappa_score gives on the expanded
+    lists); None where it is undefined: no pair, or both said the same one thing every time."""
+    n = yy + yn + ny + nn
+    if not n:
+        return None
+    observed = (yy + nn) / n
+    chance = ((yy + yn) * (yy + ny) + (ny + nn) * (yn + nn)) / (n * n)
+    if chance >= 1:
+        return None
+    return (observed - chance) / (1 - chance)

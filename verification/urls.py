@@ -14,4 +14,10 @@ urlpatterns = [
     path("<int:pk>/second-review/", views.set_second_review, name="verify-second-review"),
     path("<int:pk>/agreement/", views.agreement, name="verify-agreement"),
     path("<int:pk>/images/<int:line>/adjudicate/", views.adjudicate, name="verify-adjudicate"),
+    path("projects/<int:pk>/agreement/", views.project_agreement, name="verify-project-agreement"),
+    path(
+        "projects/<int:pk>/second-review/",
+        views.set_project_second_review,
+        name="verify-project-second-review",
+    ),
 ]

@@ -1,3 +1,5 @@
+from functools import partial
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -12,6 +14,7 @@ from bulk_analysis.models import BulkAnalysisJob, Prediction
 from console import access
 from console.models import Profile
 from moderation import taxonomy
+from projects.models import Project
 from verification import queries, services
 from verification.forms import TrainFromVerificationForm
 from verification.rules import predicted_labels
@@ -74,7 +77,7 @@ def _performance(job, threshold) -> dict:
         "job": job,
         "threshold": threshold,
         "perf": services.performance(job=job, threshold=threshold),
-        "agreed": services.agreement_summary(job=job),
+        "agreed": services.agreement_summary(jobs=services.only(job)),
         "guidance": services.TUTORIAL_GUIDANCE,
     }
 
@@ -282,49 +285,88 @@ def review_queue(request, pk):
 # ---------------------------------------------------------------- reviewer agreement
 
 
+def _share(request) -> int | None:
+    try:
+        return int(request.POST.get("share", ""))
+    except ValueError:
+        messages.error(request, "Second review: give a whole percent from 0 to 100.")
+        return None
+
+
+def _set_share(request, share: int | None, setter) -> None:
+    if share is None:
+        return
+    try:
+        picked = setter(user=request.user, share=share)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request, f"Second review of {share}% of the reviewed images ({picked} picked from those so far)."
+        )
+
+
 @require_POST
 def set_second_review(request, pk):
     """A manager asks for a second review of a share (percent) of the job's reviewed images."""
     job = _job(request, pk, access.MANAGER)
-    try:
-        share = int(request.POST.get("share", ""))
-    except ValueError:
-        messages.error(request, "Second review: give a whole percent from 0 to 100.")
-    else:
-        try:
-            picked = services.set_second_review_share(user=request.user, job=job, share=share)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(
-                request,
-                f"Second review of {share}% of the reviewed images ({picked} picked from those so far).",
-            )
+    _set_share(request, _share(request), partial(services.set_second_review_share, job=job))
     return redirect("verify-job", pk)
 
 
-def agreement(request, pk):
-    """Reviewer agreement per label and per reviewer, and the disagreements a manager decides."""
-    job = _job(request, pk)
-    shown = Paginator(services.disagreements(job=job), queries.PAGE_SIZE).get_page(request.GET.get("page"))
+@require_POST
+def set_project_second_review(request, pk):
+    """A manager asks the same of every bulk job of a project (a job's own share wins)."""
+    project = access.get_or_404(request.user, Project.objects.all(), pk, access.MANAGER)
+    _set_share(request, _share(request), partial(services.set_project_second_review_share, project=project))
+    return redirect("verify-project-agreement", pk)
+
+
+def _agreement_page(request, jobs, context: dict):
+    """Reviewer agreement over `jobs` per label and per reviewer, and the disagreements a
+    manager decides (one job's page, or a project's)."""
+    shown = Paginator(services.disagreements(jobs=jobs), queries.PAGE_SIZE).get_page(request.GET.get("page"))
     protection = Profile.for_user(request.user).protection()
     cases = []
     for row in shown:
-        row.prediction.job = job
+        row.prediction.job = row.job
         card = queries.card_context(
-            row.prediction, row.threshold or job.min_confidence, protection=protection, duplicates=0
+            row.prediction,
+            row.threshold or row.job.min_confidence,
+            protection=protection,
+            reviewed=True,  # compared with its first review
+            duplicates=0,
         )
         card["choices"] = queries.label_choices(row.prediction.top_labels, row.first_labels)
         cases.append({**card, "second": row})
-    context = {
-        "job": job,
-        "stats": services.agreement(job=job),
+    context |= {
+        "stats": services.agreement(jobs=jobs),
+        "summary": services.agreement_summary(jobs=jobs),
         "page": shown,
         "cases": cases,
         "labels": taxonomy.TOP_LEVEL,
         "can_decide": access.has_role(request.user, access.MANAGER),
+        "back": request.get_full_path(),
     }
     return render(request, "verification/agreement.html", context)
+
+
+def agreement(request, pk):
+    job = _job(request, pk)
+    return _agreement_page(
+        request, services.only(job), {"job": job, "share": services.second_review_share(job=job)}
+    )
+
+
+def project_agreement(request, pk):
+    """A project's agreement page: over every bulk job run with one of its adapters."""
+    project = access.get_or_404(request.user, Project.objects.all(), pk)
+    context = {
+        "project": project,
+        "share": services.project_second_review_share(project=project),
+        "can_manage": access.has_role(request.user, access.MANAGER),
+    }
+    return _agreement_page(request, services.project_jobs(project), context)
 
 
 @require_POST
@@ -339,4 +381,7 @@ def adjudicate(request, pk, line):
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, f"Decided line {line}: the decision is now its verdict.")
+    back = request.POST.get("next", "")  # the project's agreement page, or the job's
+    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
     return redirect("verify-agreement", pk)

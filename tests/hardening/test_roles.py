@@ -424,6 +424,15 @@ CASES = [
     Case("verify-agreement", "get", VIEWER, (200,), args=lambda w, user: [w.job.pk]),
     # No disagreement on line 1: back to the agreement page with the reason.
     Case("verify-adjudicate", "post", MANAGER, (302,), args=job_line, data=lambda w: {"labels": "Alcohol"}),
+    Case("verify-project-agreement", "get", VIEWER, (200,), args=lambda w, user: [w.project.pk]),
+    Case(
+        "verify-project-second-review",
+        "post",
+        MANAGER,
+        (302,),
+        args=lambda w, user: [w.project.pk],
+        data=lambda w: {"share": "10"},
+    ),
     # Hash banks
     Case("hashbanks-list", "get", VIEWER, (200,)),
     Case(

@@ -2,16 +2,22 @@
 images; the queue hands them to a reviewer other than the first; the job shows agreement per
 label and per reviewer; a manager decides each disagreement and the decision becomes the verdict."""
 
+from collections import Counter
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 from sklearn.metrics import cohen_kappa_score
 
+from adapters import services as adapter_services
+from bulk_analysis.models import BulkAnalysisJob
 from console.models import AuditEntry, Profile
+from moderation import taxonomy
+from projects import services as project_services
 from tests.bulk_analysis.conftest import finished_job
 from tests.conftest import make_user
-from verification import services
+from verification import services, tallies
 from verification.models import ImageReview, SecondReview, Verification
 
 pytestmark = pytest.mark.django_db
@@ -65,7 +71,7 @@ def test_a_second_review_that_agrees_changes_nothing(owner, annotator):
     row = services.submit_second_review(user=owner, prediction=p, labels=["Alcohol"], threshold=50)
 
     assert row.agrees and row.first_labels == ["Alcohol"]
-    assert not services.disagreements(job=job).exists()
+    assert not services.disagreements(jobs=services.only(job)).exists()
     assert services.claim_next(user=owner, job=job, threshold=50) is None
     with pytest.raises(ValidationError, match="needs no second review") as refused:
         services.submit_second_review(user=owner, prediction=p, labels=[], threshold=50)
@@ -88,7 +94,7 @@ def test_a_disagreement_keeps_the_first_review_until_a_manager_decides(owner, an
     services.claim_next(user=other, job=job, threshold=50)
     services.submit_second_review(user=other, prediction=p, labels=["Gambling"], threshold=50)
 
-    assert [r.prediction for r in services.disagreements(job=job)] == [p]
+    assert [r.prediction for r in services.disagreements(jobs=services.only(job))] == [p]
     assert services.first_review_labels(p, 50) == ["Alcohol"]  # the first review stands
     assert ImageReview.objects.get(prediction=p).user == annotator
 
@@ -98,7 +104,7 @@ def test_a_disagreement_keeps_the_first_review_until_a_manager_decides(owner, an
         "Gambling": "added",
     }
     assert services.first_review_labels(p, 50) == ["Gambling"]
-    assert not services.disagreements(job=job).exists()
+    assert not services.disagreements(jobs=services.only(job)).exists()
     with pytest.raises(ValidationError, match="no disagreement"):
         services.adjudicate(user=owner, prediction=p, labels=["Alcohol"])  # one decision counts
 
@@ -122,7 +128,7 @@ def test_agreement_per_label_and_per_reviewer_with_cohens_kappa(owner, annotator
         assert services.claim_next(user=other, job=job, threshold=50) == p
         services.submit_second_review(user=other, prediction=p, labels=labels, threshold=50)
 
-    stats = services.agreement(job=job)
+    stats = services.agreement(jobs=services.only(job))
     alcohol = next(a for a in stats["labels"] if a.name == "Alcohol")
     first, second = [1, 1, 1, 0], [1, 0, 1, 1]
     assert (alcohol.images, alcohol.agreeing) == (4, 2)
@@ -133,7 +139,12 @@ def test_agreement_per_label_and_per_reviewer_with_cohens_kappa(owner, annotator
         ("annotator", 4, 2),
         ("other", 4, 2),
     ]
-    assert stats["given"] == stats["asked"] == 4
+    summary = services.agreement_summary(jobs=services.only(job))
+    assert summary["given"] == summary["asked"] == 4
+    # from the tallies, as scikit-learn gives it on the raw yes/no lists of each reviewer
+    mine = [1, 1, 1, 0] + [0] * 4 * (len(taxonomy.TOP_LEVEL) - 1)
+    theirs = [1, 0, 1, 1] + [0] * 4 * (len(taxonomy.TOP_LEVEL) - 1)
+    assert stats["reviewers"][0].kappa == pytest.approx(cohen_kappa_score(mine, theirs))
 
 
 def test_the_agreement_page_lists_disagreements_and_only_a_manager_decides(client, owner, annotator):
@@ -242,3 +253,124 @@ def test_no_one_but_the_first_reviewer_sets_verdicts_on_an_image_waiting_blind(o
     services.submit_second_review(user=owner, prediction=p, labels=["Alcohol"], threshold=50)
     services.set_verdict(user=owner, prediction=p, label="Alcohol", verdict="correct", threshold=50)
     assert Verification.objects.get(prediction=p).verdict == "correct"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_kappa_from_a_2x2_table_is_what_sklearn_gives_on_the_raw_lists(seed):
+    import random
+
+    rng = random.Random(seed)
+    first = [rng.random() < 0.3 for _ in range(rng.randint(1, 40))]
+    second = [a if rng.random() < 0.7 else not a for a in first]
+    table = Counter(tallies.cell(a, b) for a, b in zip(first, second, strict=True))
+    got = tallies.kappa(*(table[key] for key in tallies.CELLS))
+    if len(set(first) | set(second)) < 2:
+        assert got is None
+    else:
+        assert got == pytest.approx(cohen_kappa_score(first, second))
+    assert tallies.kappa(0, 0, 0, 0) is None
+
+
+def project_jobs(owner, *tops_per_job):
+    """A project with an adapter, and a finished job run with it for each list of predictions."""
+    project = project_services.create_project(user=owner, name="agreeing")
+    adapter = adapter_services.create_adapter(user=owner, project=project, name="v1")
+    jobs = []
+    for i, tops in enumerate(tops_per_job):
+        job = finished_job(owner, tops, name=f"job-{i}")
+        BulkAnalysisJob.objects.filter(pk=job.pk).update(adapter=adapter)
+        job.refresh_from_db()
+        jobs.append(job)
+    return project, jobs
+
+
+def test_a_project_share_applies_to_every_job_of_the_project_unless_the_job_has_its_own(owner, annotator):
+    project, (a, b, c) = project_jobs(owner, [{}] * 4, [{}] * 4, [{}] * 4)
+    outside = finished_job(owner, [{}] * 4, name="outside")
+    review(annotator, a)
+    services.set_second_review_share(user=owner, job=c, share=0)  # c's own share wins
+
+    assert services.set_project_second_review_share(user=owner, project=project, share=100) == 1  # a's
+    assert (services.second_review_share(job=b), services.second_review_share(job=c)) == (100, 0)
+    for job in (a, b, c, outside):
+        review(annotator, job)
+    assert [SecondReview.objects.filter(job=job).count() for job in (a, b, c, outside)] == [2, 1, 0, 0]
+    assert AuditEntry.objects.filter(action="verification.project_second_review_share").exists()
+
+    services.set_project_second_review_share(user=owner, project=project, share=0)  # pending ones go
+    assert not SecondReview.objects.filter(job__in=[a, b]).exists()
+    with pytest.raises(ValidationError, match="percent"):
+        services.set_project_second_review_share(user=owner, project=project, share=-1)
+
+
+def test_the_project_agreement_page_sums_its_jobs_and_decides_their_disagreements(
+    client, owner, annotator, viewer
+):
+    project, (a, b) = project_jobs(owner, [{"Alcohol": 80.0}], [{"Alcohol": 80.0}])
+    other = finished_job(owner, [{"Alcohol": 80.0}], name="outside")
+    services.set_project_second_review_share(user=owner, project=project, share=100)
+    services.set_second_review_share(user=owner, job=other, share=100)
+    for job, labels in ((a, ["Alcohol"]), (b, []), (other, [])):  # a agrees, b and other do not
+        p = review(owner, job, Alcohol="correct")
+        services.claim_next(user=annotator, job=job, threshold=50)
+        services.submit_second_review(user=annotator, prediction=p, labels=labels, threshold=50)
+    page = reverse("verify-project-agreement", args=[project.pk])
+
+    client.force_login(viewer)
+    shown = client.get(page)
+    assert shown.status_code == 200
+    alcohol = next(x for x in shown.context["stats"]["labels"] if x.name == "Alcohol")
+    assert (alcohol.images, alcohol.agreeing) == (2, 1)  # not the job outside the project
+    assert [(x.name, x.images, x.agreeing) for x in shown.context["stats"]["reviewers"]] == [
+        ("annotator", 2, 1),
+        ("owner", 2, 1),
+    ]
+    assert f'id="disagreement-{b.pk}-1"'.encode() in shown.content
+    assert f'id="disagreement-{other.pk}-1"'.encode() not in shown.content
+    assert b"Decide" not in shown.content and b'id="project-second-review-share"' not in shown.content
+    assert (
+        client.post(reverse("verify-project-second-review", args=[project.pk]), {"share": "5"}).status_code
+        == 403
+    )
+    assert b'id="project-agreement-link"' in client.get(reverse("projects-detail", args=[project.pk])).content
+
+    client.force_login(owner)
+    assert b'id="project-second-review-share"' in client.get(page).content
+    decided = client.post(reverse("verify-adjudicate", args=[b.pk, 1]), {"labels": [], "next": page})
+    assert decided.status_code == 302 and decided.url == page
+    assert Verification.objects.get(prediction__job=b, label="Alcohol").verdict == "incorrect"
+    assert b"No disagreement waits" in client.get(page).content
+    client.post(reverse("verify-project-second-review", args=[project.pk]), {"share": "30"})
+    assert services.project_second_review_share(project=project) == 30
+
+
+def test_the_migration_fills_the_agreement_tallies_as_the_second_reviews_moved_them(
+    owner, annotator, django_user_model
+):
+    import importlib
+
+    from django.apps import apps
+
+    from verification.models import LabelAgreementTally, ReviewerAgreementTally
+
+    other = make_user(django_user_model, "other", Profile.Role.ANNOTATOR)
+    job = finished_job(owner, [{"Alcohol": 80.0}, {"Gambling": 66.0}, {}])
+    services.set_second_review_share(user=owner, job=job, share=100)
+    for reviewer, first, labels in (
+        (annotator, owner, ["Alcohol"]),
+        (other, annotator, []),
+        (owner, other, []),
+    ):
+        p = review(first, job)
+        services.claim_next(user=reviewer, job=job, threshold=50)
+        services.submit_second_review(user=reviewer, prediction=p, labels=labels, threshold=50)
+    moved = services.agreement(jobs=services.only(job))
+    LabelAgreementTally.objects.all().delete()
+    ReviewerAgreementTally.objects.all().delete()
+    importlib.import_module("verification.migrations.0007_agreement_tallies").backfill(apps, None)
+    assert services.agreement(jobs=services.only(job)) == moved
+    assert [(a.name, a.images, a.agreeing) for a in moved["reviewers"]] == [
+        ("annotator", 2, 1),
+        ("other", 2, 1),
+        ("owner", 2, 2),
+    ]
