@@ -1,6 +1,17 @@
 from django.contrib import admin
 
-from verification.models import ImageReview, ReviewClaim, SecondReview, SecondReviewPlan, Verification
+from verification.models import (
+    ImageReview,
+    LabelAgreementTally,
+    ProjectSecondReviewPlan,
+    ReviewClaim,
+    ReviewerAgreementTally,
+    ReviewerTally,
+    SecondReview,
+    SecondReviewPlan,
+    VerdictTally,
+    Verification,
+)
 
 
 @admin.register(Verification)
@@ -47,4 +58,47 @@ class SecondReviewAdmin(admin.ModelAdmin):
     list_filter = ["agrees"]
     raw_id_fields = ["prediction", "job"]
     list_select_related = ["prediction__job", "first_user", "user", "decided_by"]
+    ordering = ["-pk"]
+
+
+@admin.register(ProjectSecondReviewPlan)
+class ProjectSecondReviewPlanAdmin(admin.ModelAdmin):
+    list_display = ["project", "share", "set_by", "updated_at"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
+    raw_id_fields = ["project"]
+    ordering = ["-pk"]
+
+
+# The tallies (kept by verification.services in each review's transaction): to look at, by job.
+@admin.register(VerdictTally)
+class VerdictTallyAdmin(admin.ModelAdmin):
+    list_display = ["job", "label", "state", "bin", "n"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
+    raw_id_fields = ["job"]
+    ordering = ["-pk"]
+
+
+@admin.register(ReviewerTally)
+class ReviewerTallyAdmin(admin.ModelAdmin):
+    list_display = ["job", "user", "n"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
+    raw_id_fields = ["job"]
+    list_select_related = ["user"]
+    ordering = ["-pk"]
+
+
+@admin.register(LabelAgreementTally)
+class LabelAgreementTallyAdmin(admin.ModelAdmin):
+    list_display = ["job", "label", "yy", "yn", "ny", "nn"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
+    raw_id_fields = ["job"]
+    ordering = ["-pk"]
+
+
+@admin.register(ReviewerAgreementTally)
+class ReviewerAgreementTallyAdmin(admin.ModelAdmin):
+    list_display = ["job", "user", "images", "agreeing", "yy", "yn", "ny", "nn"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
+    raw_id_fields = ["job"]
+    list_select_related = ["user"]
     ordering = ["-pk"]
