@@ -4,6 +4,7 @@ from verification.models import (
     ImageReview,
     LabelAgreementTally,
     ProjectSecondReviewPlan,
+    QueueCursor,
     ReviewClaim,
     ReviewerAgreementTally,
     ReviewerTally,
@@ -101,4 +102,12 @@ class ReviewerAgreementTallyAdmin(admin.ModelAdmin):
     show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     raw_id_fields = ["job"]
     list_select_related = ["user"]
+    ordering = ["-pk"]
+
+
+@admin.register(QueueCursor)
+class QueueCursorAdmin(admin.ModelAdmin):
+    list_display = ["job", "line"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
+    raw_id_fields = ["job"]
     ordering = ["-pk"]

@@ -216,3 +216,16 @@ class ReviewerAgreementTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id}: user {self.user_id} agreement"
+
+
+class QueueCursor(models.Model):
+    """Where a job's review queue in input order starts looking: no line before it waits for a
+    first review (a lower bound: moved forward by verification.services.claim_next past the
+    lines reviewed since, moved back by an undo that un-reviews an image). So handing out the
+    next image does not step past every reviewed row first (issue 15's 500,000 predictions)."""
+
+    job = models.OneToOneField(BulkAnalysisJob, on_delete=models.CASCADE, related_name="+")
+    line = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: queue from line {self.line}"

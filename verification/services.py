@@ -35,6 +35,7 @@ from verification.models import (
     ImageReview,
     LabelAgreementTally,
     ProjectSecondReviewPlan,
+    QueueCursor,
     ReviewClaim,
     ReviewerAgreementTally,
     ReviewerTally,
@@ -201,6 +202,10 @@ def undo(
                 return False
         if unreview and not prediction.verifications.exists():
             ImageReview.objects.filter(prediction=prediction).delete()
+            # waits for a first review again: the queue in input order starts there at the latest
+            QueueCursor.objects.filter(job_id=prediction.job_id, line__gt=prediction.line).update(
+                line=prediction.line
+            )
             # no first review any more: nothing to review a second time
             SecondReview.objects.filter(prediction=prediction, reviewed_at__isnull=True).delete()
         record(
@@ -659,18 +664,24 @@ def claim_next(*, user: User, job: BulkAnalysisJob, order: str = "", threshold: 
             first_user=user
         )
     )
-    candidates = (
-        job.predictions.filter(state=Prediction.State.DONE)
-        .filter(unreviewed | second)
-        .exclude(Exists(ReviewClaim.objects.filter(prediction=OuterRef("pk"), claimed_at__gte=expiry)))
-    )
+    free = ~Exists(ReviewClaim.objects.filter(prediction=OuterRef("pk"), claimed_at__gte=expiry))
+    done = job.predictions.filter(state=Prediction.State.DONE)
+    candidates: Any
     if order == "least-sure":
-        candidates = candidates.order_by(Abs(F("max_confidence") - Value(threshold)), "line")
+        candidates = done.filter(unreviewed | second, free).order_by(
+            Abs(F("max_confidence") - Value(threshold)), "line"
+        )[:50]
     elif order == "flagged":
-        candidates = candidates.order_by(flagged_first(threshold), "line")
+        candidates = done.filter(unreviewed | second, free).order_by(flagged_first(threshold), "line")[:50]
     else:
-        candidates = candidates.order_by("line")
-    for prediction in candidates[:50]:
+        # From the job's cursor (no line before it waits for a first review), and the second
+        # reviews this user may give read from their own table: neither steps past the job's
+        # reviewed rows, so this costs the same at 1,000 or 500,000 reviewed predictions.
+        fresh = done.filter(unreviewed, free, line__gte=_queue_start(job)).order_by("line")[:50]
+        waiting = SecondReview.objects.filter(job=job, reviewed_at__isnull=True).exclude(first_user=user)
+        seconds = done.filter(free, pk__in=waiting.values("prediction_id")).order_by("line")[:50]
+        candidates = sorted([*fresh, *seconds], key=lambda p: p.line)[:50]
+    for prediction in candidates:
         if ReviewClaim.objects.filter(prediction=prediction, claimed_at__lt=expiry).update(
             user=user, claimed_at=now
         ):
@@ -682,6 +693,22 @@ def claim_next(*, user: User, job: BulkAnalysisJob, order: str = "", threshold: 
             continue  # another reviewer took it a moment ago
         return prediction
     return None
+
+
+def _queue_start(job: BulkAnalysisJob) -> int:
+    """The first line of the job that may wait for a first review: the job's QueueCursor, moved
+    forward past the lines reviewed since it last moved (amortised: each reviewed line is
+    stepped past once), under the cursor row's lock so an undo moving it back is not lost."""
+    unreviewed = ~Exists(ImageReview.objects.filter(prediction=OuterRef("pk")))
+    with transaction.atomic():
+        cursor, _ = QueueCursor.objects.select_for_update().get_or_create(job=job)
+        lines = job.predictions.filter(state=Prediction.State.DONE, line__gte=cursor.line)
+        first = lines.filter(unreviewed).order_by("line").values_list("line", flat=True).first()
+        if first is None:  # nothing left: past the last line
+            first = (job.predictions.order_by("-line").values_list("line", flat=True).first() or 0) + 1
+        if first > cursor.line:
+            QueueCursor.objects.filter(pk=cursor.pk).update(line=first)
+    return first if first > cursor.line else cursor.line
 
 
 def renew_claim(*, user: User, prediction: Prediction) -> None:

@@ -97,3 +97,42 @@ def test_the_queue_page_has_the_keyboard_shortcuts_switch(client, annotator, own
     client.force_login(annotator)
     page = client.get(reverse("verify-queue", args=[job.pk])).content.decode()
     assert 'id="shortcuts-toggle"' in page  # WCAG 2.1.4: single-key shortcuts can be turned off
+
+
+def test_the_queue_in_input_order_starts_at_the_first_line_not_yet_reviewed(owner, annotator):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from verification.models import QueueCursor
+
+    job = finished_job(owner, [{}] * 8)
+    for _ in range(5):
+        p = services.claim_next(user=owner, job=job, threshold=50)
+        services.mark_reviewed(user=owner, prediction=p)
+    services.mark_reviewed(user=owner, prediction=job.predictions.get(line=7))  # from the grid
+    with CaptureQueriesContext(connection) as ctx:
+        assert services.claim_next(user=annotator, job=job, threshold=50).line == 6
+    assert QueueCursor.objects.get(job=job).line == 6
+    # the images handed out are read from the cursor on, not past lines 1 to 5
+    assert any('"line" >= 6' in q["sql"] and "ORDER BY" in q["sql"] for q in ctx.captured_queries)
+
+    services.undo(
+        user=owner, prediction=job.predictions.get(line=2), label="", expected="", restore="", unreview=True
+    )
+    assert QueueCursor.objects.get(job=job).line == 2  # waits again: the queue starts there
+    assert services.claim_next(user=owner, job=job, threshold=50).line == 2
+    services.mark_reviewed(user=owner, prediction=job.predictions.get(line=2))
+    assert services.claim_next(user=owner, job=job, threshold=50).line == 8  # 6 is the annotator's
+    services.mark_reviewed(user=owner, prediction=job.predictions.get(line=8))
+    services.mark_reviewed(user=annotator, prediction=job.predictions.get(line=6))
+    assert services.claim_next(user=owner, job=job, threshold=50) is None
+    assert QueueCursor.objects.get(job=job).line == 9  # past the last line
+
+
+def test_a_second_review_comes_in_input_order_among_the_first_reviews(owner, annotator):
+    job = finished_job(owner, [{}] * 4)
+    services.set_second_review_share(user=owner, job=job, share=100)
+    first = services.claim_next(user=owner, job=job, threshold=50)
+    services.mark_reviewed(user=owner, prediction=first)
+    assert services.claim_next(user=annotator, job=job, threshold=50).line == 1  # its second review
+    assert services.claim_next(user=owner, job=job, threshold=50).line == 2
