@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import Exists, OuterRef, Prefetch
@@ -201,10 +203,12 @@ def _float(value, default=None):
 
 
 def _training_images(adapter: Adapter) -> list[dict]:
-    """The frozen training manifest's images, or the dataset's while it is a draft."""
+    """The frozen training manifest's first images (the tab lists MAX_LISTED_IMAGES: only those
+    lines are read, whatever the manifest's size), or the dataset's while it is a draft."""
     if adapter.training_manifest and default_storage.exists(adapter.training_manifest):
         with default_storage.open(adapter.training_manifest, "rb") as fh:
-            lines = manifests.read_groundtruth(fh.read(), name=adapter.training_manifest)
+            head = b"".join(itertools.islice(fh, MAX_LISTED_IMAGES))
+        lines = manifests.read_groundtruth(head, name=adapter.training_manifest)
         return [
             {"name": line.key.rsplit("/", 1)[-1], "uri": line.uri, "labels": line.labels} for line in lines
         ]

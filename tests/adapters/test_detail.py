@@ -122,3 +122,28 @@ def test_viewers_see_the_page_but_no_one_sees_a_missing_adapter(client, viewer, 
     client.force_login(viewer)
     assert client.get(reverse("adapters-detail", args=[trained.pk])).status_code == 200
     assert client.get(reverse("adapters-detail", args=[trained.pk + 999])).status_code == 404
+
+
+def test_the_training_tab_reads_only_the_lines_it_lists_of_a_frozen_manifest(owner_client, trained):
+    import json
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from adapters.queries import MAX_LISTED_IMAGES
+
+    line = {
+        "source-ref": f"s3://{BUCKET}/datasets/x/{{}}.jpg",
+        "content-moderation-groundtruth": {"ModerationLabels": []},
+    }
+    good = [
+        json.dumps({**line, "source-ref": line["source-ref"].format(i)}) for i in range(MAX_LISTED_IMAGES)
+    ]
+    # A line past those the tab lists that a full read would refuse: the page never reads it.
+    name = default_storage.save(
+        "manifests/long-training.manifest", ContentFile("\n".join([*good, "not json"]).encode())
+    )
+    Adapter.objects.filter(pk=trained.pk).update(training_manifest=name)
+
+    body = page(owner_client, trained, tab="training")
+    assert "0.jpg" in body and f"{MAX_LISTED_IMAGES - 1}.jpg" in body
