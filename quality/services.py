@@ -36,7 +36,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from adapters import datasets
@@ -574,13 +574,13 @@ def resume_lost_prelabels() -> dict[str, list[int]]:
 
 
 def suggestions_to_review(*, adapter: Adapter):
-    """The adapter's unlabeled training images with a suggestion (the grid's "Suggestions to review")."""
-    return Image.objects.filter(
-        adapter=adapter,
-        split=Image.Split.TRAIN,
-        label_state=Image.LabelState.UNLABELED,
-        label_suggestion__isnull=False,
+    """The suggestions of the adapter's unlabeled training images (the grid's "Suggestions to
+    review"): read from the adapter's runs' suggestions, not by probing each of its images."""
+    unlabeled = Image.objects.filter(
+        pk=OuterRef("image_id"), split=Image.Split.TRAIN, label_state=Image.LabelState.UNLABELED
     )
+    runs = PreLabelRun.objects.filter(adapter=adapter).values("pk")
+    return LabelSuggestion.objects.filter(run__in=runs).filter(Exists(unlabeled))
 
 
 def suggestions_to_accept(*, adapter: Adapter, min_confidence: float):

@@ -190,8 +190,12 @@ def test_the_grid_shows_suggestions_apart_from_labels_and_filters_them_most_unce
 ):
     add_dataset(adapter, 1, 1)
     sure, unsure, middle = unlabeled(adapter, 3)
-    suggest(adapter, [sure, unsure, middle], [97.0, 55.0, 80.0])
     client.force_login(viewer)
+    assert (
+        'Suggestions to review</span><span class="count">none</span>'
+        in client.get(grid(adapter)).content.decode()
+    )
+    suggest(adapter, [sure, unsure, middle], [97.0, 55.0, 80.0])
     body = client.get(grid(adapter)).content.decode()
     assert body.count('class="chip suggested"') == 3 and "Suggested (97 %)" in body
     assert 'id="suggestions-filter"' in body and "Suggestions to review</span></a>" in body
