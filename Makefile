@@ -73,14 +73,16 @@ test-stack: $(VENV)/.installed-test system-deps
 
 # What the second run of `make test` leaves out: tests whose behaviour does not depend on the
 # database, the broker or the storage (the engine, pages driven in the browser, the embedded
-# default itself, pure modules, the role matrix). `make test-stack` runs everything.
+# default itself, pure modules, the role matrix, the login walk). `make test-stack` runs everything.
 STACK_SKIPS = --ignore=tests/engine --ignore-glob='*_browser.py' --ignore=tests/review \
 	--ignore=tests/stack/test_run_embedded.py --ignore=tests/stack/test_image.py \
 	--ignore=tests/stack/test_compose.py --ignore=tests/stack/test_deploy_check.py \
 	--ignore=tests/test_pure_package.py --ignore=tests/test_dependencies.py \
 	--ignore=tests/test_manifests.py --ignore=tests/console/test_oidc.py \
 	--ignore=tests/hardening/test_roles.py --ignore=tests/webhooks/test_transport.py \
-	--ignore=tests/verification/test_rules.py --ignore=tests/quality/test_label_quality.py
+	--ignore=tests/verification/test_rules.py --ignore=tests/quality/test_label_quality.py \
+	--ignore=tests/console/test_login_required.py --ignore=tests/console/test_error_pages.py \
+	--ignore=tests/hashbanks/test_hashing.py
 
 # Lint, migrations, the stack's checks, then the suite twice: on the embedded default
 # (SQLite, files on disk, filesystem broker) and on the production stack's servers.
