@@ -10,6 +10,7 @@ from verification.models import (
     ReviewerTally,
     SecondReview,
     SecondReviewPlan,
+    SecondReviewTally,
     VerdictTally,
     Verification,
 )
@@ -102,6 +103,14 @@ class ReviewerAgreementTallyAdmin(admin.ModelAdmin):
     show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     raw_id_fields = ["job"]
     list_select_related = ["user"]
+    ordering = ["-pk"]
+
+
+@admin.register(SecondReviewTally)
+class SecondReviewTallyAdmin(admin.ModelAdmin):
+    list_display = ["job", "asked", "given", "agreeing", "waiting"]
+    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
+    raw_id_fields = ["job"]
     ordering = ["-pk"]
 
 

@@ -218,6 +218,22 @@ class ReviewerAgreementTally(models.Model):
         return f"{self.job_id}: user {self.user_id} agreement"
 
 
+class SecondReviewTally(models.Model):
+    """A job's second reviews: asked (picked, given or not), given, agreeing, and disagreements
+    waiting for a decision. Moved in the transaction of every pick, drop, submit and decision
+    (verification.services), so the job pages' agreement summary counts no second review at
+    500,000 reviewed images (issue 15)."""
+
+    job = models.OneToOneField(BulkAnalysisJob, on_delete=models.CASCADE, related_name="+")
+    asked = models.IntegerField(default=0)
+    given = models.IntegerField(default=0)
+    agreeing = models.IntegerField(default=0)
+    waiting = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: {self.given} of {self.asked} second reviews given"
+
+
 class QueueCursor(models.Model):
     """Where a job's review queue in input order starts looking: no line before it waits for a
     first review (a lower bound: moved forward by verification.services.claim_next past the

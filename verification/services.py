@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models import Exists, F, OuterRef, QuerySet, Sum, Value
 from django.db.models.functions import Abs
 from django.utils import timezone
 
@@ -41,6 +41,7 @@ from verification.models import (
     ReviewerTally,
     SecondReview,
     SecondReviewPlan,
+    SecondReviewTally,
     VerdictTally,
     Verification,
     flagged_first,
@@ -207,7 +208,8 @@ def undo(
                 line=prediction.line
             )
             # no first review any more: nothing to review a second time
-            SecondReview.objects.filter(prediction=prediction, reviewed_at__isnull=True).delete()
+            dropped, _ = SecondReview.objects.filter(prediction=prediction, reviewed_at__isnull=True).delete()
+            _add(SecondReviewTally, {"asked": -dropped}, job_id=prediction.job_id)
         record(
             user,
             "verification.undo",
@@ -802,6 +804,8 @@ def _apply_share(jobs: QuerySet[BulkAnalysisJob], share: int) -> int:
     by the manager's action, not per page view), or with 0 drop those nobody has given yet."""
     if share == 0:
         SecondReview.objects.filter(job__in=jobs, reviewed_at__isnull=True).delete()
+        # the ungiven ones were each job's asked minus given: what stays asked is what was given
+        SecondReviewTally.objects.filter(job__in=jobs).update(asked=F("given"))
         return 0
     picked = 0
     for job in jobs.only("pk"):
@@ -809,10 +813,11 @@ def _apply_share(jobs: QuerySet[BulkAnalysisJob], share: int) -> int:
         wanted = math.ceil(reviewed.count() * share / 100) - SecondReview.objects.filter(job=job).count()
         if wanted > 0:
             rows = reviewed.exclude(Exists(SecondReview.objects.filter(prediction=OuterRef("prediction"))))
-            SecondReview.objects.bulk_create(
+            created = SecondReview.objects.bulk_create(
                 SecondReview(prediction_id=pid, job=job, first_user_id=uid)
                 for pid, uid in rows.order_by("?").values_list("prediction_id", "user_id")[:wanted]
             )
+            _add(SecondReviewTally, {"asked": len(created)}, job_id=job.pk)
             picked += wanted
     return picked
 
@@ -826,6 +831,7 @@ def _pick_for_second_review(prediction: Prediction, first_user: User) -> None:
     share = second_review_share(job=prediction.job)
     if share and random.random() * 100 < share:  # a sample, not a secret
         SecondReview.objects.create(prediction=prediction, job_id=prediction.job_id, first_user=first_user)
+        _add(SecondReviewTally, {"asked": 1}, job_id=prediction.job_id)
 
 
 def first_review_labels(prediction: Prediction, threshold: float) -> list[str]:
@@ -904,6 +910,7 @@ def adjudicate(*, user: User, prediction: Prediction, labels: list[str]) -> Seco
             prediction=prediction, agrees=False, decided_at__isnull=True
         ).update(decided_by=user, decided_at=timezone.now(), decision=decision):
             raise ValidationError(f"Line {prediction.line} has no disagreement waiting for a decision.")
+        _add(SecondReviewTally, {"waiting": -1}, job_id=prediction.job_id)
         row = SecondReview.objects.select_related("first_user", "user").get(prediction=prediction)
         threshold = row.threshold if row.threshold is not None else prediction.job.min_confidence
         predicted = predicted_labels(prediction.top_labels, threshold)
@@ -936,6 +943,8 @@ def adjudicate(*, user: User, prediction: Prediction, labels: list[str]) -> Seco
 
 def _tally_agreement(row: SecondReview) -> None:
     """Add a given second review to its job's agreement tallies (in its transaction)."""
+    agrees = int(bool(row.agrees))
+    _add(SecondReviewTally, {"given": 1, "agreeing": agrees, "waiting": 1 - agrees}, job_id=row.job_id)
     for label, key in tallies.label_cells(row.first_labels, row.labels).items():
         _add(LabelAgreementTally, {key: 1}, job_id=row.job_id, label=label)
     for user_id, mine, theirs in (
@@ -947,8 +956,14 @@ def _tally_agreement(row: SecondReview) -> None:
         )
 
 
-def _add(model: type[LabelAgreementTally] | type[ReviewerAgreementTally], counts: dict, **key: Any) -> None:
-    """Add counts to a tally row, creating it on first use (as _bump)."""
+def _add(
+    model: type[LabelAgreementTally] | type[ReviewerAgreementTally] | type[SecondReviewTally],
+    counts: dict,
+    **key: Any,
+) -> None:
+    """Add counts to a tally row, creating it on first use (as _bump); nothing to add, no write."""
+    if not any(counts.values()):
+        return
     rows = model.objects.filter(**key)
     moves = {name: F(name) + n for name, n in counts.items()}
     if not rows.update(**moves):
@@ -1009,15 +1024,15 @@ def agreement(*, jobs: QuerySet[BulkAnalysisJob]) -> dict[str, Any]:
     return {"labels": labels, "reviewers": reviewers}
 
 
+_SUMMARY = ("asked", "given", "agreeing", "waiting")  # SecondReviewTally's counts
+
+
 def agreement_summary(*, jobs: QuerySet[BulkAnalysisJob]) -> dict[str, int]:
     """Second reviews asked and given, how many agree, and the disagreements waiting for a
-    decision: one aggregate over the jobs' second reviews (the job pages' summary)."""
-    return SecondReview.objects.filter(job__in=jobs).aggregate(
-        asked=Count("pk"),
-        given=Count("pk", filter=Q(reviewed_at__isnull=False)),
-        agreeing=Count("pk", filter=Q(agrees=True)),
-        waiting=Count("pk", filter=Q(agrees=False, decided_at__isnull=True)),
-    )
+    decision (the job pages' summary): a sum over the jobs' SecondReviewTally rows, one a job,
+    whatever the number of second reviews."""
+    sums = SecondReviewTally.objects.filter(job__in=jobs).aggregate(**{key: Sum(key) for key in _SUMMARY})
+    return {key: sums[key] or 0 for key in _SUMMARY}
 
 
 def disagreements(*, jobs: QuerySet[BulkAnalysisJob]) -> QuerySet[SecondReview]:

@@ -2,9 +2,11 @@
 images; the queue hands them to a reviewer other than the first; the job shows agreement per
 label and per reviewer; a manager decides each disagreement and the decision becomes the verdict."""
 
+import importlib
 from collections import Counter
 
 import pytest
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
@@ -18,7 +20,7 @@ from projects import services as project_services
 from tests.bulk_analysis.conftest import finished_job
 from tests.conftest import make_user
 from verification import services, tallies
-from verification.models import ImageReview, SecondReview, Verification
+from verification.models import ImageReview, SecondReview, SecondReviewTally, Verification
 
 pytestmark = pytest.mark.django_db
 
@@ -145,6 +147,44 @@ def test_agreement_per_label_and_per_reviewer_with_cohens_kappa(owner, annotator
     mine = [1, 1, 1, 0] + [0] * 4 * (len(taxonomy.TOP_LEVEL) - 1)
     theirs = [1, 0, 1, 1] + [0] * 4 * (len(taxonomy.TOP_LEVEL) - 1)
     assert stats["reviewers"][0].kappa == pytest.approx(cohen_kappa_score(mine, theirs))
+
+
+def test_the_summary_counters_follow_every_pick_undo_review_decision_and_share_change(
+    owner, annotator, django_user_model
+):
+    other = make_user(django_user_model, "other", Profile.Role.ANNOTATOR)
+    job = finished_job(owner, [{"Alcohol": 80.0}] * 6)
+
+    def counted():  # what the counters stand for, counted from the rows
+        rows = SecondReview.objects.filter(job=job)
+        return {
+            "asked": rows.count(),
+            "given": rows.filter(reviewed_at__isnull=False).count(),
+            "agreeing": rows.filter(agrees=True).count(),
+            "waiting": rows.filter(agrees=False, decided_at__isnull=True).count(),
+        }
+
+    def summary():
+        return services.agreement_summary(jobs=services.only(job))
+
+    done = [review(annotator, job, Alcohol="correct") for _ in range(2)]
+    services.set_second_review_share(user=owner, job=job, share=100)  # the two reviewed already
+    done += [review(annotator, job, Alcohol="correct") for _ in range(2)]  # picked as reviewed
+    done.append(review(annotator, job))  # no verdict: its review can be undone
+    services.undo(user=annotator, prediction=done[4], label="", expected="", restore="", unreview=True)
+    assert summary() == counted() == {"asked": 4, "given": 0, "agreeing": 0, "waiting": 0}
+
+    for p, labels in zip(done[:3], [["Alcohol"], [], ["Gambling"]], strict=True):
+        services.submit_second_review(user=other, prediction=p, labels=labels, threshold=50)
+    assert summary() == counted() == {"asked": 4, "given": 3, "agreeing": 1, "waiting": 2}
+    services.adjudicate(user=owner, prediction=done[1], labels=[])
+    assert summary() == counted() == {"asked": 4, "given": 3, "agreeing": 1, "waiting": 1}
+    services.set_second_review_share(user=owner, job=job, share=0)  # the one not given goes
+    assert summary() == counted() == {"asked": 3, "given": 3, "agreeing": 1, "waiting": 1}
+
+    SecondReviewTally.objects.all().delete()  # the migration fills them as they were moved
+    importlib.import_module("verification.migrations.0009_second_review_tally").backfill(apps, None)
+    assert summary() == counted()
 
 
 def test_the_agreement_page_lists_disagreements_and_only_a_manager_decides(client, owner, annotator):
@@ -347,10 +387,6 @@ def test_the_project_agreement_page_sums_its_jobs_and_decides_their_disagreement
 def test_the_migration_fills_the_agreement_tallies_as_the_second_reviews_moved_them(
     owner, annotator, django_user_model
 ):
-    import importlib
-
-    from django.apps import apps
-
     from verification.models import LabelAgreementTally, ReviewerAgreementTally
 
     other = make_user(django_user_model, "other", Profile.Role.ANNOTATOR)
