@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import proxy  # noqa: E402
 from moderation.engine import Engine, heads, macs  # noqa: E402
-from moderation.engine.networks import INT8_PARTS, NETWORKS, int8_model  # noqa: E402
+from moderation.engine.networks import INT8_PARTS, NETWORKS, detector_scores, int8_model  # noqa: E402
 from tests.engine.imagegen import (  # noqa: E402
     BENIGN_PHOTOS,
     TRAIN_PHOTOS,
@@ -144,8 +144,8 @@ def int8_agreement(engine_fp: Engine, images: list[bytes]) -> dict[str, str]:
         a = [fp.run(None, {feed: p[name]}) for p in prepared]
         b = [q.run(None, {feed: p[name]}) for p in prepared]
         if name == "detector":
-            x = np.array([o[0][0][4:].max(axis=1) for o in a])
-            y = np.array([o[0][0][4:].max(axis=1) for o in b])
+            x = np.array([detector_scores(o[0][0]).max(axis=1) for o in a])
+            y = np.array([detector_scores(o[0][0]).max(axis=1) for o in b])
             text = f"{100 * np.mean((x >= 0.5) != (y >= 0.5)):.2f} % of class answers at 0.5 change, scores by ≤ {np.abs(x - y).max():.2f}"
         elif name == "nsfw":
             gem = [np.cbrt(np.mean(o[1][0].reshape(512, -1) ** 3, axis=1)) for o in a]
