@@ -71,52 +71,41 @@ class ProjectSecondReviewPlanAdmin(admin.ModelAdmin):
     ordering = ["-pk"]
 
 
-# The tallies (kept by verification.services in each review's transaction): to look at, by job.
-@admin.register(VerdictTally)
-class VerdictTallyAdmin(admin.ModelAdmin):
-    list_display = ["job", "label", "state", "bin", "n"]
+# The tallies and the queue cursor (kept by verification.services in each review's transaction):
+# to look at, by job.
+class ByJobAdmin(admin.ModelAdmin):
     show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     raw_id_fields = ["job"]
     ordering = ["-pk"]
+
+
+@admin.register(VerdictTally)
+class VerdictTallyAdmin(ByJobAdmin):
+    list_display = ["job", "label", "state", "bin", "n"]
 
 
 @admin.register(ReviewerTally)
-class ReviewerTallyAdmin(admin.ModelAdmin):
+class ReviewerTallyAdmin(ByJobAdmin):
     list_display = ["job", "user", "n"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
-    raw_id_fields = ["job"]
     list_select_related = ["user"]
-    ordering = ["-pk"]
 
 
 @admin.register(LabelAgreementTally)
-class LabelAgreementTallyAdmin(admin.ModelAdmin):
+class LabelAgreementTallyAdmin(ByJobAdmin):
     list_display = ["job", "label", "yy", "yn", "ny", "nn"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
-    raw_id_fields = ["job"]
-    ordering = ["-pk"]
 
 
 @admin.register(ReviewerAgreementTally)
-class ReviewerAgreementTallyAdmin(admin.ModelAdmin):
+class ReviewerAgreementTallyAdmin(ByJobAdmin):
     list_display = ["job", "user", "images", "agreeing", "yy", "yn", "ny", "nn"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
-    raw_id_fields = ["job"]
     list_select_related = ["user"]
-    ordering = ["-pk"]
 
 
 @admin.register(SecondReviewTally)
-class SecondReviewTallyAdmin(admin.ModelAdmin):
+class SecondReviewTallyAdmin(ByJobAdmin):
     list_display = ["job", "asked", "given", "agreeing", "waiting"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
-    raw_id_fields = ["job"]
-    ordering = ["-pk"]
 
 
 @admin.register(QueueCursor)
-class QueueCursorAdmin(admin.ModelAdmin):
+class QueueCursorAdmin(ByJobAdmin):
     list_display = ["job", "line"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
-    raw_id_fields = ["job"]
-    ordering = ["-pk"]
