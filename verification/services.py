@@ -856,10 +856,7 @@ def submit_second_review(
     first review's labels as they are now. The first review stays the verdict; a disagreement
     waits for a manager (adjudicate). Only the first second reviewer to submit counts."""
     _check(prediction, taxonomy.TOP_LEVEL[0], threshold)  # the image and threshold; labels below
-    unknown = [name for name in labels if name not in taxonomy.TOP_LEVEL]
-    if unknown:
-        raise ValidationError(f"Labels: {', '.join(unknown)} are not top-level moderation labels.")
-    second = [name for name in taxonomy.TOP_LEVEL if name in labels]
+    second = _top_level(labels)
     with transaction.atomic():
         first = first_review_labels(prediction, threshold)
         rows = SecondReview.objects.filter(prediction=prediction, reviewed_at__isnull=True).exclude(
@@ -881,18 +878,8 @@ def submit_second_review(
         ReviewClaim.objects.filter(prediction=prediction, user=user).delete()
         row = SecondReview.objects.select_related("first_user").get(prediction=prediction)
         _tally_agreement(row)
-        record(
-            user,
-            "verification.second_review",
-            prediction,
-            project=_project(prediction),
-            job=prediction.job_id,
-            line=prediction.line,
-            labels=second,
-            threshold=threshold,
-            first_user=row.first_user.username if row.first_user else None,
-            first_labels=first,
-            agrees=row.agrees,
+        _record_second_review(
+            user, "verification.second_review", prediction, row, labels=second, agrees=row.agrees
         )
     return row
 
@@ -901,10 +888,7 @@ def adjudicate(*, user: User, prediction: Prediction, labels: list[str]) -> Seco
     """A manager's decision on an image whose two reviews disagree: it becomes the image's
     verdicts (at the threshold the second review was given at), and the audit entry keeps both
     reviews next to it. Only one decision counts (a conditional update)."""
-    unknown = [name for name in labels if name not in taxonomy.TOP_LEVEL]
-    if unknown:
-        raise ValidationError(f"Labels: {', '.join(unknown)} are not top-level moderation labels.")
-    decision = [name for name in taxonomy.TOP_LEVEL if name in labels]
+    decision = _top_level(labels)
     with transaction.atomic():
         if not SecondReview.objects.filter(
             prediction=prediction, agrees=False, decided_at__isnull=True
@@ -924,21 +908,42 @@ def adjudicate(*, user: User, prediction: Prediction, labels: list[str]) -> Seco
                     Verification.objects.filter(prediction=prediction, label=name).delete()
                     continue
                 _upsert(prediction, name, {"verdict": verdict, "threshold": threshold, "user": user})
-        record(
+        _record_second_review(
             user,
             "verification.adjudicate",
             prediction,
-            project=_project(prediction),
-            job=prediction.job_id,
-            line=prediction.line,
+            row,
             decision=decision,
-            threshold=threshold,
-            first_user=row.first_user.username if row.first_user else None,
-            first_labels=row.first_labels,
             second_user=row.user.username if row.user else None,
             second_labels=row.labels,
         )
     return row
+
+
+def _top_level(labels: list[str]) -> list[str]:
+    """A reviewer's labels in taxonomy order, refused unless each is a top-level label."""
+    unknown = [name for name in labels if name not in taxonomy.TOP_LEVEL]
+    if unknown:
+        raise ValidationError(f"Labels: {', '.join(unknown)} are not top-level moderation labels.")
+    return [name for name in taxonomy.TOP_LEVEL if name in labels]
+
+
+def _record_second_review(
+    user: User, action: str, prediction: Prediction, row: SecondReview, **detail: Any
+) -> None:
+    """Audit a second review or its decision with the first review it was compared with."""
+    record(
+        user,
+        action,
+        prediction,
+        project=_project(prediction),
+        job=prediction.job_id,
+        line=prediction.line,
+        threshold=row.threshold if row.threshold is not None else prediction.job.min_confidence,
+        first_user=row.first_user.username if row.first_user else None,
+        first_labels=row.first_labels,
+        **detail,
+    )
 
 
 def _tally_agreement(row: SecondReview) -> None:
