@@ -451,16 +451,11 @@ def resume_lost_trainings() -> dict[str, list[int]]:
     """Trainings whose worker is gone (its lease ran out, or its process on this host died):
     enqueued again up to MAX_TRAINING_ATTEMPTS, then failed; each loss is in the audit trail as
     adapter.worker_lost with when the worker was last seen and when the training was put back."""
-    done: dict[str, list[int]] = {"requeued": [], "failed": []}
-    for lease in leases.take_over_lost(TRAINING_LEASE_PREFIX):
-        pk = int(lease.key.removeprefix(TRAINING_LEASE_PREFIX))
-        outcome = take_over_training(adapter_id=pk, lease=lease)
-        if outcome == "resumed":
-            _enqueue_training(pk)
-            done["requeued"].append(pk)
-        elif outcome == "failed":
-            done["failed"].append(pk)
-    return done
+    return leases.resume_lost(
+        TRAINING_LEASE_PREFIX,
+        lambda pk, lease: take_over_training(adapter_id=pk, lease=lease),
+        _enqueue_training,
+    )
 
 
 def take_over_training(*, adapter_id: int, lease: Lease) -> str:

@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 from django.conf import settings
@@ -137,9 +137,27 @@ def take_over_lost(prefix: str) -> list[Lease]:
     return taken
 
 
+def resume_lost(
+    prefix: str, take_over: Callable[[int, Lease], str], enqueue: Callable[[int], object]
+) -> dict[str, list[int]]:
+    """The work under `prefix` whose worker is gone (take_over_lost), by the id its lease key ends
+    with: `take_over(id, lease)` counts the loss and says "resumed" (then `enqueue(id)` puts the
+    work back on the queue), "failed" (given up), or "" (over already, or counted by another)."""
+    done: dict[str, list[int]] = {"requeued": [], "failed": []}
+    for lease in take_over_lost(prefix):
+        pk = int(lease.key.removeprefix(prefix))
+        outcome = take_over(pk, lease)
+        if outcome == "resumed":
+            enqueue(pk)
+            done["requeued"].append(pk)
+        elif outcome == "failed":
+            done["failed"].append(pk)
+    return done
+
+
 def recovery_notes(obj, action: str, limit: int = 3) -> list[str]:
     """What the page says about work of `obj` taken over from a lost worker (the audit entries
-    `action` that resume_lost wrote): "Worker lost at 10:42:05, resumed at 10:42:07"."""
+    `action` that resume_lost's take-over wrote): "Worker lost at 10:42:05, resumed at 10:42:07"."""
     entries = AuditEntry.objects.filter(
         action=action, object_type=obj._meta.label_lower, object_id=str(obj.pk)
     ).order_by("-created_at")[:limit]

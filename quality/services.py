@@ -561,16 +561,9 @@ def take_over_prelabel(*, run_id: int, lease: Lease) -> str:
 def resume_lost_prelabels() -> dict[str, list[int]]:
     """Runs whose worker is gone (console.leases.take_over_lost): enqueued again, or failed after
     MAX_PRELABEL_ATTEMPTS; each loss audited as prelabel.worker_lost."""
-    done: dict[str, list[int]] = {"requeued": [], "failed": []}
-    for lease in leases.take_over_lost(PRELABEL_LEASE_PREFIX):
-        pk = int(lease.key.removeprefix(PRELABEL_LEASE_PREFIX))
-        outcome = take_over_prelabel(run_id=pk, lease=lease)
-        if outcome == "resumed":
-            _enqueue_prelabel(pk)
-            done["requeued"].append(pk)
-        elif outcome == "failed":
-            done["failed"].append(pk)
-    return done
+    return leases.resume_lost(
+        PRELABEL_LEASE_PREFIX, lambda pk, lease: take_over_prelabel(run_id=pk, lease=lease), _enqueue_prelabel
+    )
 
 
 def suggestions_to_review(*, adapter: Adapter):
