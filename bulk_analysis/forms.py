@@ -1,6 +1,7 @@
 from django import forms
 
 from adapters.models import Adapter
+from console.lib.widgets import LongSelect
 from console.validators import validate_confidence, validate_job_name
 
 
@@ -18,6 +19,7 @@ class StartJobForm(forms.Form):
         required=False,
         empty_label="No adapter: use the base model",
         label="Choose an adapter",
+        widget=LongSelect,
     )
     name = forms.CharField(label="Bulk analysis job name", max_length=64, validators=[validate_job_name])
     min_confidence = forms.FloatField(

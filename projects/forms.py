@@ -2,6 +2,7 @@ from django import forms
 
 from adapters.forms import ImageSourceForm
 from adapters.models import Adapter
+from console.lib.widgets import LongSelect
 from console.validators import validate_adapter_name, validate_description, validate_project_name
 from projects.models import Project
 
@@ -12,7 +13,9 @@ class ProjectForm(ImageSourceForm):
         initial="new",
         widget=forms.RadioSelect,
     )
-    project = forms.ModelChoiceField(queryset=Project.objects.order_by("name"), required=False)
+    project = forms.ModelChoiceField(
+        queryset=Project.objects.order_by("name"), required=False, widget=LongSelect
+    )
     project_name = forms.CharField(max_length=255, required=False)
     adapter_name = forms.CharField(max_length=255, validators=[validate_adapter_name])
     adapter_description = forms.CharField(
@@ -27,6 +30,7 @@ class ProjectForm(ImageSourceForm):
         required=False,
         label="Start from a copy of",
         empty_label="No copy: new images only",
+        widget=LongSelect,
     )
     field_order = [
         "project_mode",

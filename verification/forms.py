@@ -1,6 +1,7 @@
 from django import forms
 
 from adapters.forms import TrainForm
+from console.lib.widgets import LongSelect
 from console.validators import validate_adapter_name, validate_project_name
 from projects.models import Project
 
@@ -16,7 +17,9 @@ class TrainFromVerificationForm(TrainForm):
 
     project_choice = forms.ChoiceField(choices=PROJECT, initial="new", widget=forms.RadioSelect)
     project_name = forms.CharField(label="Project name", max_length=255, required=False)
-    project = forms.ModelChoiceField(queryset=Project.objects.all(), required=False, label="Existing project")
+    project = forms.ModelChoiceField(
+        queryset=Project.objects.all(), required=False, label="Existing project", widget=LongSelect
+    )
     adapter_name = forms.CharField(label="Adapter name", max_length=255, validators=[validate_adapter_name])
     test_data = forms.ChoiceField(choices=TEST_DATA, initial="autosplit", widget=forms.RadioSelect)
     test_manifest = forms.FileField(label="Test manifest", required=False)
