@@ -53,10 +53,12 @@ def filtered_images(adapter: Adapter, params) -> tuple:
     if state == "labeled":
         images = images.exclude(label_state=Image.LabelState.UNLABELED)
     elif state == SUGGESTED:
-        # Pre-labeling's suggestions still to review (quality.LabelSuggestion, by its relation
-        # name: this app imports nothing of quality), most uncertain first.
+        # Pre-labeling's suggestions still to review, most uncertain first: the images of the
+        # adapter's runs' suggestions (quality.LabelSuggestion, reached by its relation: this app
+        # imports nothing of quality), not each unlabeled image probed for one.
+        suggestions = Image.label_suggestion.related.related_model.objects.filter(run__adapter=adapter)
         images = images.filter(
-            label_state=Image.LabelState.UNLABELED, label_suggestion__isnull=False
+            pk__in=suggestions.values("image_id"), label_state=Image.LabelState.UNLABELED
         ).order_by("label_suggestion__confidence", "pk")
     elif state in (Image.LabelState.UNLABELED, Image.LabelState.SAFE):
         images = images.filter(label_state=state)

@@ -42,12 +42,12 @@ def _job(owner, confidences, status=BulkAnalysisJob.Status.SUCCEEDED):
     return job
 
 
-def _plans(queries) -> list[tuple[str, str]]:
-    """(SQL, SQLite's query plan) of every query that read the predictions table."""
+def _plans(queries, table: str = "bulk_analysis_prediction") -> list[tuple[str, str]]:
+    """(SQL, SQLite's query plan) of every query that read `table`."""
     found = []
     with connection.cursor() as cursor:
         for query in queries:
-            if "bulk_analysis_prediction" in query["sql"]:
+            if table in query["sql"]:
                 cursor.execute("EXPLAIN QUERY PLAN " + query["sql"])
                 found.append((query["sql"], " / ".join(row[-1] for row in cursor.fetchall())))
     return found

@@ -10,6 +10,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.storage import FileSystemStorage, default_storage
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -25,6 +27,7 @@ from quality.tasks import prelabel
 from tests.adapters.conftest import add_dataset, add_image, alcohol_image, make_adapter, safe_image
 from tests.adapters.conftest import trained as trained  # noqa: F401 - a fixture
 from tests.conftest import wait_for
+from tests.perf.test_bulk_results import _plans
 
 pytestmark = pytest.mark.django_db
 
@@ -332,3 +335,30 @@ def test_a_real_worker_pre_labels_what_a_person_started(celery_worker_process, c
     assert run.status == PreLabelRun.Status.DONE, run.error
     assert set(LabelSuggestion.objects.values_list("image_id", flat=True)) == {i.pk for i in new}
     assert not Lease.objects.exists()
+
+
+def test_the_suggested_filter_starts_from_the_runs_suggestions_not_every_unlabeled_image(
+    client, viewer, adapter
+):
+    """The 300 unlabeled images without a suggestion are not read (SQLite's plan)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("reads SQLite's query plans")
+    waiting = unlabeled(adapter, 3)
+    Image.objects.bulk_create(
+        Image(
+            adapter=adapter, file=f"x/{i}.jpg", sha256=f"{i:064x}", size=1, width=1, height=1, format="JPEG"
+        )
+        for i in range(300)
+    )
+    suggest(adapter, waiting, [70.0, 60.0, 90.0])
+    client.force_login(viewer)
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get(grid(adapter, "state=suggested")).content.decode()
+    assert "3 images match" in body
+    plans = [
+        plan
+        for sql, plan in _plans(queries.captured_queries, "adapters_image")
+        if '"adapters_image"."id" IN (SELECT' in sql
+    ]
+    assert len(plans) == 2  # the count and the page, each image looked up by a suggestion's image id
+    assert all("label_state=? AND id=?" in plan and "LIST SUBQUERY" in plan for plan in plans), plans
