@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 
 from adapters import uploads
@@ -9,15 +10,19 @@ from projects import queries, services
 from projects.forms import ProjectForm
 from projects.models import Project
 
+HOME_PAGE = 50
+
 
 def _get_project(request, pk, role=access.VIEWER) -> Project:
     return access.get_or_404(request.user, Project.objects.all(), pk, role)
 
 
 def home(request):
-    """The Custom Moderation landing page: projects, their adapters and statuses."""
+    """The Custom Moderation landing page: projects, their adapters and statuses, newest first,
+    HOME_PAGE projects a page (each written out with its adapters)."""
     access.require_role(request.user, access.VIEWER)
-    return render(request, "console/home.html", {"projects": queries.projects_with_adapters()})
+    page = Paginator(queries.projects_with_adapters(), HOME_PAGE).get_page(request.GET.get("page"))
+    return render(request, "console/home.html", {"projects": page, "page": page})
 
 
 def new_project(request):

@@ -27,6 +27,25 @@ def test_the_landing_page_lists_projects_with_their_adapters(owner_client, owner
 
 
 @pytest.mark.django_db
+def test_the_landing_page_lists_fifty_projects_a_page_newest_first(owner_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from projects.views import HOME_PAGE
+
+    now = timezone.now()
+    for i in range(HOME_PAGE + 1):  # p000 the newest (created_at is set on create: moved after)
+        project = Project.objects.create(name=f"p{i:03d}", arn=f"arn-{i}")
+        Project.objects.filter(pk=project.pk).update(created_at=now - timedelta(minutes=i))
+    first = owner_client.get(reverse("console-home")).content.decode()
+    assert "p000" in first and f"p{HOME_PAGE - 1:03d}" in first and f"p{HOME_PAGE:03d}" not in first
+    assert "Page 1 of 2" in first and 'href="?page=2"' in first
+    second = owner_client.get(reverse("console-home"), {"page": 2}).content.decode()
+    assert f"p{HOME_PAGE:03d}" in second and "p000<" not in second
+
+
+@pytest.mark.django_db
 def test_login_and_logout(client, owner):
     response = client.post(reverse("login"), {"username": "owner", "password": "pw-owner"})
     assert response.status_code == 302
