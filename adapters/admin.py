@@ -1,13 +1,12 @@
 from django.contrib import admin
 
 from adapters.models import Adapter, DatasetCount, Image, ImageLabel
-from console.lib.admin_lists import recent_values
+from console.lib.admin_lists import ListAdmin, recent_values
 
 
 @admin.register(Adapter)
-class AdapterAdmin(admin.ModelAdmin):
+class AdapterAdmin(ListAdmin):
     list_display = ["name", "project", "status", "base_model_version", "f1_score", "created_at"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["status", "test_data", recent_values("base_model_version", "base model version")]
     search_fields = ["name", "project__name", "arn", "description"]
     list_select_related = ["project"]
@@ -21,9 +20,8 @@ class ImageLabelInline(admin.TabularInline):
 
 
 @admin.register(Image)
-class ImageAdmin(admin.ModelAdmin):
+class ImageAdmin(ListAdmin):
     list_display = ["original_name", "adapter", "split", "label_state", "format", "width", "height", "source"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["split", "label_state", "source"]  # each leads an index (the table grows)
     search_fields = ["original_name", "sha256", "adapter__name"]
     list_select_related = ["adapter__project"]  # an adapter's name is its project's and its own
@@ -33,9 +31,8 @@ class ImageAdmin(admin.ModelAdmin):
 
 
 @admin.register(ImageLabel)
-class ImageLabelAdmin(admin.ModelAdmin):
+class ImageLabelAdmin(ListAdmin):
     list_display = ["image", "name"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["name"]
     search_fields = ["image__original_name"]
     raw_id_fields = ["image"]
@@ -44,11 +41,10 @@ class ImageLabelAdmin(admin.ModelAdmin):
 
 
 @admin.register(DatasetCount)
-class DatasetCountAdmin(admin.ModelAdmin):
+class DatasetCountAdmin(ListAdmin):
     """Read-only: the services keep these counters (DatasetCount.objects.recount rebuilds them)."""
 
     list_display = ["adapter", "split", "key", "count"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["split"]
     search_fields = ["adapter__name", "key"]
     list_select_related = ["adapter__project"]

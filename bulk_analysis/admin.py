@@ -1,11 +1,11 @@
 from django.contrib import admin
 
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from console.lib.admin_lists import recent_values
+from console.lib.admin_lists import ListAdmin, recent_values
 
 
 @admin.register(BulkAnalysisJob)
-class BulkAnalysisJobAdmin(admin.ModelAdmin):
+class BulkAnalysisJobAdmin(ListAdmin):
     list_display = [
         "name",
         "status",
@@ -15,7 +15,6 @@ class BulkAnalysisJobAdmin(admin.ModelAdmin):
         "created_at",
         "completed_at",
     ]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["status", "per_image_fallback"]
     search_fields = ["name", "job_id", "adapter__name"]
     list_select_related = ["adapter__project"]
@@ -24,9 +23,8 @@ class BulkAnalysisJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(Prediction)
-class PredictionAdmin(admin.ModelAdmin):
+class PredictionAdmin(ListAdmin):
     list_display = ["job", "line", "source_ref", "state", "max_confidence", "error_code"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["state", recent_values("error_code", "error code")]
     search_fields = ["source_ref", "job__name"]
     list_select_related = ["job"]

@@ -4,7 +4,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 
 from console.forms import OrganisationProtectionForm
-from console.lib.admin_lists import recent_values
+from console.lib.admin_lists import ListAdmin, recent_values
 from console.models import (
     AuditEntry,
     ImageEmbedding,
@@ -19,21 +19,19 @@ from console.models import (
 
 
 @admin.register(Profile)
-class ProfileAdmin(admin.ModelAdmin):
+class ProfileAdmin(ListAdmin):
     list_display = ["user", "role", "protection_mode"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["role", "protection_mode"]
     search_fields = ["user__username", "user__email"]
     list_select_related = ["user"]
 
 
 @admin.register(OrganisationProtection)
-class OrganisationProtectionAdmin(admin.ModelAdmin):
+class OrganisationProtectionAdmin(ListAdmin):
     """The one row of organisation defaults (also on the console's Reviewer protection page)."""
 
     form = OrganisationProtectionForm
     list_display = ["__str__"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
 
     def has_add_permission(self, request):
         return not OrganisationProtection.objects.exists()
@@ -43,9 +41,8 @@ class OrganisationProtectionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ListAdmin):
     list_display = ["created_at", "user", "level", "message", "read_at"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = [recent_values("level"), "read_at"]
     search_fields = ["message", "user__username"]
     list_select_related = ["user"]
@@ -53,11 +50,10 @@ class NotificationAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ListAdmin):
     """Read-only: the audit trail is written by the console and never edited."""
 
     list_display = ["created_at", "user", "action", "object_type", "object_id", "project_name"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     # No date_hierarchy: its year links come from a scan of every entry's date.
     list_filter = [recent_values("action"), recent_values("object_type", "object type"), "created_at"]
     search_fields = ["project_name", "object_id", "user__username", "action"]
@@ -75,9 +71,8 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(ImageEmbedding)
-class ImageEmbeddingAdmin(admin.ModelAdmin):
+class ImageEmbeddingAdmin(ListAdmin):
     list_display = ["sha256", "model_version", "created_at"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = [recent_values("model_version", "model version")]
     search_fields = ["sha256"]
     ordering = ["-pk"]
@@ -85,17 +80,15 @@ class ImageEmbeddingAdmin(admin.ModelAdmin):
 
 
 @admin.register(WorkerHeartbeat)
-class WorkerHeartbeatAdmin(admin.ModelAdmin):
+class WorkerHeartbeatAdmin(ListAdmin):
     list_display = ["hostname", "seen_at"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
 
 
 @admin.register(Lease)
-class LeaseAdmin(admin.ModelAdmin):
+class LeaseAdmin(ListAdmin):
     """Work a worker holds now (console.leases); read-only: the workers write them."""
 
     list_display = ["key", "worker", "taken_at", "expires_at"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
 
     def has_add_permission(self, request):
         return False
@@ -105,11 +98,10 @@ class LeaseAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProviderIdentity)
-class ProviderIdentityAdmin(admin.ModelAdmin):
+class ProviderIdentityAdmin(ListAdmin):
     """Who signs in through the OpenID Connect provider; deleting one unlinks the account."""
 
     list_display = ["user", "issuer", "subject", "created_at", "last_sign_in_at"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = [recent_values("issuer")]
     search_fields = ["user__username", "subject"]
     list_select_related = ["user"]
@@ -117,9 +109,8 @@ class ProviderIdentityAdmin(admin.ModelAdmin):
 
 
 @admin.register(LoginFailure)
-class LoginFailureAdmin(admin.ModelAdmin):
+class LoginFailureAdmin(ListAdmin):
     list_display = ["at", "username", "ip"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     search_fields = ["username", "ip"]
     list_filter = ["at"]
     ordering = ["-pk"]
@@ -134,12 +125,11 @@ admin.site.unregister(get_user_model())
 
 
 @admin.register(get_user_model())
-class ConsoleUserAdmin(UserAdmin):
+class ConsoleUserAdmin(UserAdmin, ListAdmin):
     """Users with their console role, set where they are created."""
 
     inlines = [ProfileInline]
     list_display = [*UserAdmin.list_display, "console_role"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_select_related = ["profile"]
 
     @admin.display(description="Role")
@@ -152,5 +142,5 @@ admin.site.unregister(Group)
 
 
 @admin.register(Group)
-class ConsoleGroupAdmin(GroupAdmin):
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
+class ConsoleGroupAdmin(GroupAdmin, ListAdmin):
+    """Groups, listed as every other table (console.lib.admin_lists)."""

@@ -4,6 +4,7 @@ process's lookup index sees it; hashes and image hashes are read-only here."""
 from django import forms
 from django.contrib import admin
 
+from console.lib.admin_lists import ListAdmin
 from hashbanks import services
 from hashbanks.models import Bank, BankHash, ImageHash
 
@@ -25,10 +26,9 @@ class BankAdminForm(forms.ModelForm):
 
 
 @admin.register(Bank)
-class BankAdmin(admin.ModelAdmin):
+class BankAdmin(ListAdmin):
     form = BankAdminForm
     list_display = ["name", "kind", "label", "match_distance", "enabled", "hash_count", "changed_at"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["kind", "enabled", "label"]
     search_fields = ["name", "description", "label"]
     fields = list(services.BANK_FIELDS)
@@ -48,7 +48,7 @@ class BankAdmin(admin.ModelAdmin):
             services.delete_bank(user=request.user, bank=bank)
 
 
-class ReadOnly(admin.ModelAdmin):
+class ReadOnly(ListAdmin):
     def has_add_permission(self, request):
         return False
 
@@ -62,7 +62,6 @@ class ReadOnly(admin.ModelAdmin):
 @admin.register(BankHash)
 class BankHashAdmin(ReadOnly):
     list_display = ["hash", "bank", "quality", "variant", "source", "added_by", "added_at"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["bank"]
     search_fields = ["hash", "note", "source", "source_sha256"]
     list_select_related = ["bank", "added_by"]
@@ -72,6 +71,5 @@ class BankHashAdmin(ReadOnly):
 @admin.register(ImageHash)
 class ImageHashAdmin(ReadOnly):
     list_display = ["sha256", "hash", "quality", "created_at"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     search_fields = ["sha256", "hash"]
     ordering = ["-pk"]

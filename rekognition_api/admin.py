@@ -1,13 +1,12 @@
 from django.contrib import admin
 
-from console.lib.admin_lists import recent_values
+from console.lib.admin_lists import ListAdmin, recent_values
 from rekognition_api.models import ApiKey, ApiRequest
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ListAdmin):
     list_display = ["access_key_id", "user", "name", "created_at", "last_used_at", "revoked_at"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["revoked_at"]
     search_fields = ["access_key_id", "user__username", "name"]
     list_select_related = ["user"]
@@ -16,9 +15,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiRequest)
-class ApiRequestAdmin(admin.ModelAdmin):
+class ApiRequestAdmin(ListAdmin):
     list_display = ["created_at", "user", "operation", "resource_id"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = [recent_values("operation")]
     search_fields = ["resource_id", "client_token", "user__username"]
     list_select_related = ["user"]

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from console.lib.admin_lists import ListAdmin
 from verification.models import (
     ImageReview,
     LabelAgreementTally,
@@ -17,9 +18,8 @@ from verification.models import (
 
 
 @admin.register(Verification)
-class VerificationAdmin(admin.ModelAdmin):
+class VerificationAdmin(ListAdmin):
     list_display = ["prediction", "label", "verdict", "threshold", "user", "updated_at"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["verdict", "label"]
     search_fields = ["prediction__source_ref", "prediction__job__name", "user__username"]
     raw_id_fields = ["prediction", "job"]
@@ -28,35 +28,31 @@ class VerificationAdmin(admin.ModelAdmin):
 
 
 @admin.register(ImageReview)
-class ImageReviewAdmin(admin.ModelAdmin):
+class ImageReviewAdmin(ListAdmin):
     list_display = ["prediction", "user", "reviewed_at"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     raw_id_fields = ["prediction", "job"]
     list_select_related = ["prediction__job", "user"]
     ordering = ["-pk"]
 
 
 @admin.register(ReviewClaim)
-class ReviewClaimAdmin(admin.ModelAdmin):
+class ReviewClaimAdmin(ListAdmin):
     list_display = ["prediction", "job", "user", "claimed_at"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     raw_id_fields = ["prediction", "job"]
     list_select_related = ["prediction__job", "user"]
     ordering = ["-pk"]
 
 
 @admin.register(SecondReviewPlan)
-class SecondReviewPlanAdmin(admin.ModelAdmin):
+class SecondReviewPlanAdmin(ListAdmin):
     list_display = ["job", "share", "set_by", "updated_at"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     raw_id_fields = ["job"]
     ordering = ["-pk"]
 
 
 @admin.register(SecondReview)
-class SecondReviewAdmin(admin.ModelAdmin):
+class SecondReviewAdmin(ListAdmin):
     list_display = ["prediction", "first_user", "user", "agrees", "decided_by", "reviewed_at"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["agrees"]
     raw_id_fields = ["prediction", "job"]
     list_select_related = ["prediction__job", "first_user", "user", "decided_by"]
@@ -64,17 +60,15 @@ class SecondReviewAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProjectSecondReviewPlan)
-class ProjectSecondReviewPlanAdmin(admin.ModelAdmin):
+class ProjectSecondReviewPlanAdmin(ListAdmin):
     list_display = ["project", "share", "set_by", "updated_at"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     raw_id_fields = ["project"]
     ordering = ["-pk"]
 
 
 # The tallies and the queue cursor (kept by verification.services in each review's transaction):
 # to look at, by job.
-class ByJobAdmin(admin.ModelAdmin):
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
+class ByJobAdmin(ListAdmin):
     raw_id_fields = ["job"]
     ordering = ["-pk"]
 

@@ -1,12 +1,12 @@
 from django.contrib import admin
 
+from console.lib.admin_lists import ListAdmin
 from webhooks.models import Delivery, Webhook
 
 
 @admin.register(Webhook)
-class WebhookAdmin(admin.ModelAdmin):
+class WebhookAdmin(ListAdmin):
     list_display = ["url", "active", "created_by", "created_at"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["active"]
     search_fields = ["url"]
     list_select_related = ["created_by"]
@@ -14,9 +14,8 @@ class WebhookAdmin(admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ListAdmin):
     list_display = ["created_at", "webhook", "event", "status", "attempts", "response_code"]
-    show_full_result_count = False  # no COUNT(*) over the table (console.lib.admin_lists)
     list_filter = ["status", "event"]
     search_fields = ["webhook__url", "uuid"]
     list_select_related = ["webhook"]

@@ -55,8 +55,29 @@ def test_no_page_makes_more_queries_with_more_data(client, django_user_model, se
     assert not grown, f"queries (at {SMALL} vs {LARGE} images) that grow with the data: {grown}"
 
 
-def test_every_admin_changelist_skips_the_full_count():
+def test_every_admin_changelist_skips_the_full_count_and_caps_the_count_of_its_pages():
     from django.contrib import admin
 
-    counting = [type(a).__name__ for a in admin.site._registry.values() if a.show_full_result_count]
+    from console.lib.admin_lists import CappedPaginator
+
+    counting = [
+        type(a).__name__
+        for a in admin.site._registry.values()
+        if a.show_full_result_count or not issubclass(a.paginator, CappedPaginator)
+    ]
     assert not counting, f"ModelAdmins that count the whole table on every changelist: {counting}"
+
+
+@pytest.mark.django_db
+def test_the_admins_paginator_counts_no_further_than_its_cap(monkeypatch, staff):
+    from django.contrib.auth import get_user_model
+
+    from console.lib import admin_lists
+
+    monkeypatch.setattr(admin_lists, "COUNT_CAP", 3)
+    users = get_user_model().objects.order_by("pk")  # the staff user and four more
+    get_user_model().objects.bulk_create(get_user_model()(username=f"u{i}") for i in range(4))
+    with CaptureQueriesContext(connection) as counted:
+        assert admin_lists.CappedPaginator(users, 2).count == 4  # the cap, and one past it
+    assert "LIMIT 4" in counted.captured_queries[0]["sql"]
+    assert admin_lists.CappedPaginator(users.filter(username__startswith="u1"), 2).count == 1
