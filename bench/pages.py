@@ -206,26 +206,16 @@ def call_api(user, operation: str, params: dict) -> bytes:
     return json.dumps(OPERATIONS[operation](user, dict(params)), cls=DjangoJSONEncoder).encode()
 
 
-def _time(fn) -> tuple[float, int]:
-    started = time.perf_counter()
-    fn()
-    warm = time.perf_counter() - started
-    times = []
-    for _ in range(3 if warm > SLOW_SECONDS else REQUESTS):
-        started = time.perf_counter()
-        fn()
-        times.append(1000 * (time.perf_counter() - started))
-    return statistics.median(times), len(times)
-
-
 def measure(user, world: dict, say=print) -> dict:
+    """Each page once to warm it (and to drop those that do not answer 200), then REQUESTS rounds
+    over every page, so a burst of load elsewhere on the machine lands on one request of many
+    pages, not on all the requests of one page (3 rounds for a page slower than SLOW_SECONDS)."""
     from django.test import Client
 
     client = Client()
     client.force_login(user)
     requests, notes = requests_for(world)
-    times: dict[str, float] = {}
-    counts: dict[str, int] = {}
+    pages: dict[str, tuple] = {}  # label: (fn, requests)
     for request in requests:
         response = client.get(request.url)
         if response.status_code == 405:
@@ -238,12 +228,24 @@ def measure(user, world: dict, say=print) -> dict:
         def get(url=request.url):
             assert client.get(url).status_code == 200, url
 
-        times[request.label], counts[request.label] = _time(get)
-        say(f"{request.label}: {times[request.label]:.1f} ms")
+        pages[request.label] = get
     for operation, params in api_params(world).items():
-        label = f"API {operation}"
-        times[label], counts[label] = _time(lambda o=operation, p=params: call_api(user, o, p))
-        say(f"{label}: {times[label]:.1f} ms")
+        pages[f"API {operation}"] = lambda o=operation, p=params: call_api(user, o, p)
+    rounds: dict[str, int] = {}
+    for label, fn in pages.items():
+        started = time.perf_counter()
+        fn()
+        rounds[label] = 3 if time.perf_counter() - started > SLOW_SECONDS else REQUESTS
+    samples: dict[str, list[float]] = {label: [] for label in pages}
+    for round_ in range(REQUESTS):
+        for label, fn in pages.items():
+            if round_ < rounds[label]:
+                started = time.perf_counter()
+                fn()
+                samples[label].append(1000 * (time.perf_counter() - started))
+        say(f"round {round_ + 1} of {REQUESTS} over {len(pages)} pages")
+    times = {label: statistics.median(found) for label, found in samples.items()}
+    counts = {label: len(found) for label, found in samples.items()}
     return {"times": times, "counts": counts, "notes": notes}
 
 
