@@ -81,3 +81,17 @@ def test_the_admins_paginator_counts_no_further_than_its_cap(monkeypatch, staff)
         assert admin_lists.CappedPaginator(users, 2).count == 4  # the cap, and one past it
     assert "LIMIT 4" in counted.captured_queries[0]["sql"]
     assert admin_lists.CappedPaginator(users.filter(username__startswith="u1"), 2).count == 1
+
+
+@pytest.mark.django_db
+def test_the_job_changelist_leaves_the_confidence_histograms_to_the_job_page(client, staff, owner):
+    from django.urls import reverse
+
+    from tests.bulk_analysis.conftest import finished_job
+
+    finished_job(owner, [{"Alcohol": 80.0}])
+    client.force_login(staff)
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(reverse("admin:bulk_analysis_bulkanalysisjob_changelist")).status_code == 200
+    listed = [q["sql"] for q in ctx.captured_queries if 'FROM "bulk_analysis_bulkanalysisjob"' in q["sql"]]
+    assert listed and not any("histograms" in sql for sql in listed)
