@@ -34,3 +34,6 @@ class PredictionAdmin(ListAdmin):
     list_select_related = ["job"]
     ordering = ["-pk"]  # not the model's "line": that sorts every job's predictions
     raw_id_fields = ["job"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("job__histograms")  # not once a row

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from console.lib.admin_lists import ListAdmin
+from console.lib.admin_lists import ListAdmin, recent_values
 from verification.models import (
     ImageReview,
     LabelAgreementTally,
@@ -17,30 +17,35 @@ from verification.models import (
 )
 
 
-@admin.register(Verification)
-class VerificationAdmin(ListAdmin):
-    list_display = ["prediction", "label", "verdict", "threshold", "user", "updated_at"]
-    list_filter = ["verdict", "label"]
-    search_fields = ["prediction__source_ref", "prediction__job__name", "user__username"]
+class ByPredictionAdmin(ListAdmin):
+    """A changelist of rows of a prediction, shown with its job (whose confidence histograms,
+    up to ~45 KB, are not read once a row)."""
+
     raw_id_fields = ["prediction", "job"]
-    list_select_related = ["prediction__job", "user"]
     ordering = ["-pk"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("prediction__job__histograms")
+
+
+@admin.register(Verification)
+class VerificationAdmin(ByPredictionAdmin):
+    list_display = ["prediction", "label", "verdict", "threshold", "user", "updated_at"]
+    list_filter = ["verdict", recent_values("label")]  # not SELECT DISTINCT over every verdict
+    search_fields = ["prediction__source_ref", "prediction__job__name", "user__username"]
+    list_select_related = ["prediction__job", "user"]
 
 
 @admin.register(ImageReview)
-class ImageReviewAdmin(ListAdmin):
+class ImageReviewAdmin(ByPredictionAdmin):
     list_display = ["prediction", "user", "reviewed_at"]
-    raw_id_fields = ["prediction", "job"]
     list_select_related = ["prediction__job", "user"]
-    ordering = ["-pk"]
 
 
 @admin.register(ReviewClaim)
-class ReviewClaimAdmin(ListAdmin):
-    list_display = ["prediction", "job", "user", "claimed_at"]
-    raw_id_fields = ["prediction", "job"]
+class ReviewClaimAdmin(ByPredictionAdmin):
+    list_display = ["prediction", "user", "claimed_at"]  # a prediction is shown with its job
     list_select_related = ["prediction__job", "user"]
-    ordering = ["-pk"]
 
 
 @admin.register(SecondReviewPlan)
@@ -51,12 +56,10 @@ class SecondReviewPlanAdmin(ListAdmin):
 
 
 @admin.register(SecondReview)
-class SecondReviewAdmin(ListAdmin):
+class SecondReviewAdmin(ByPredictionAdmin):
     list_display = ["prediction", "first_user", "user", "agrees", "decided_by", "reviewed_at"]
     list_filter = ["agrees"]
-    raw_id_fields = ["prediction", "job"]
     list_select_related = ["prediction__job", "first_user", "user", "decided_by"]
-    ordering = ["-pk"]
 
 
 @admin.register(ProjectSecondReviewPlan)

@@ -1045,6 +1045,7 @@ def disagreements(*, jobs: QuerySet[BulkAnalysisJob]) -> QuerySet[SecondReview]:
     return (
         SecondReview.objects.filter(job__in=jobs, agrees=False, decided_at__isnull=True)
         .select_related("prediction", "first_user", "user", "job")
+        .defer("job__histograms")
         .prefetch_related("prediction__verifications")  # the cards' verdicts: one query a page
         .order_by("job_id", "prediction__line")
     )
