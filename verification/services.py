@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, QuerySet, Sum, Value
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Abs
 from django.utils import timezone
 
 from adapters import datasets
 from adapters.models import Adapter, Image
 from adapters.services import create_adapter, start_training
+from bulk_analysis import histograms
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from bulk_analysis.queries import file_name, job_histograms
 from console.backends.base import VerificationMinimums, get_backend
@@ -361,8 +362,7 @@ def performance(*, job: BulkAnalysisJob, threshold: float) -> Performance:
 
     From the job's tallies (two short reads): the same at 1,000 or 500,000 images."""
     reviewed = reviewed_count(job=job)
-    rows = VerdictTally.objects.filter(job=job).exclude(n=0).values_list("label", "state", "bin", "n")
-    counts = tally_counts(rows, reviewed, threshold)
+    counts = tally_counts(_tally_sums(job, threshold), reviewed, threshold)
     stats = [LabelStats(name, *counts[name]) for name in taxonomy.TOP_LEVEL]
     total = job_histograms(job)["done"]  # stored with the finished job: no COUNT
     m = minimums()
@@ -381,10 +381,30 @@ def performance(*, job: BulkAnalysisJob, threshold: float) -> Performance:
 def reviewed_matching(*, job: BulkAnalysisJob, label: str, flag: str, threshold: float) -> int:
     """How many reviewed images of the job match the verify grid's label and flag filters (its
     "verified" status count), from the tallies."""
-    rows = list(VerdictTally.objects.filter(job=job).exclude(n=0).values_list("label", "state", "bin", "n"))
     return tallies.reviewed_matching(
-        rows, reviewed_count(job=job), label=label, flag=flag, threshold=threshold
+        _tally_sums(job, threshold), reviewed_count(job=job), label=label, flag=flag, threshold=threshold
     )
+
+
+def _tally_sums(job: BulkAnalysisJob, threshold: float) -> list[tuple[str, str, int, int]]:
+    """The job's verdict tallies summed in SQL at and above the threshold's first bin and below
+    it, as (label, state, bin, n) rows for verification.tallies: two a label and state, not one
+    a confidence bin (up to 1,000 bins a label once a job has tens of thousands of verdicts)."""
+    first = histograms.first_bin(threshold)
+    sums = (
+        VerdictTally.objects.filter(job=job)
+        .values("label", "state")
+        .annotate(above=Sum("n", filter=Q(bin__gte=first)), below=Sum("n", filter=Q(bin__lt=first)))
+        .order_by()
+    )
+    return [
+        row
+        for s in sums
+        for row in (
+            (s["label"], s["state"], first, s["above"] or 0),
+            (s["label"], s["state"], -1, s["below"] or 0),
+        )
+    ]
 
 
 def reviewed_count(*, job: BulkAnalysisJob) -> int:
