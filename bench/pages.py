@@ -318,7 +318,7 @@ def compare(small: dict, large: dict) -> tuple[list[tuple[str, float, float, flo
 
 def table(rows, notes, small: int, large: int, vendor: str) -> str:
     lines = [
-        f"Every page at {small:,} and {large:,} images ({vendor}; median of {REQUESTS} requests, "
+        f"Every page at {small:,} and {large:,} images ({vendor}; median of {REQUESTS} requests in {REQUESTS} rounds, "
         "Django test client in-process; API operations called past the signature check):",
         "",
         f"| Page | {small:,} | {large:,} | Ratio | |",

@@ -237,7 +237,7 @@ def bench_pages() -> str:
             f"{timed - missed} of {timed} within 20 %",
             "every page within 20 % (× ≤ 1.20)",
             missed == 0,
-            f"median of {pages.REQUESTS} requests per page at each size; the table below",
+            f"median of {pages.REQUESTS} requests per page at each size, one a round over every page; the table below",
         )
     )
     return text
