@@ -214,7 +214,11 @@ def _training_images(adapter: Adapter) -> list[dict]:
         return [
             {"name": line.key.rsplit("/", 1)[-1], "uri": line.uri, "labels": line.labels} for line in lines
         ]
-    images = adapter.images.training().prefetch_related("labels")[:MAX_LISTED_IMAGES]
+    # in the grid index's order (adapter, split, label state, id): by id alone, SQLite walks the
+    # (split, id) index over every dataset's training images to find this adapter's few
+    images = (
+        adapter.images.training().order_by("label_state", "pk").prefetch_related("labels")[:MAX_LISTED_IMAGES]
+    )
     return [
         {
             "name": image.original_name,

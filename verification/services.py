@@ -701,7 +701,11 @@ def claim_next(*, user: User, job: BulkAnalysisJob, order: str = "", threshold: 
         # reviewed rows, so this costs the same at 1,000 or 500,000 reviewed predictions.
         fresh = done.filter(unreviewed, free, line__gte=_queue_start(job)).order_by("line")[:50]
         waiting = SecondReview.objects.filter(job=job, reviewed_at__isnull=True).exclude(first_user=user)
-        seconds = done.filter(free, pk__in=waiting.values("prediction_id")).order_by("line")[:50]
+        seconds = (  # none waiting: no walk of the job's lines looking for one (SQLite's plan)
+            done.filter(free, pk__in=waiting.values("prediction_id")).order_by("line")[:50]
+            if waiting.exists()
+            else []
+        )
         candidates = sorted([*fresh, *seconds], key=lambda p: p.line)[:50]
     for prediction in candidates:
         if ReviewClaim.objects.filter(prediction=prediction, claimed_at__lt=expiry).update(
