@@ -23,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -215,7 +216,7 @@ def measure(user, world: dict, say=print) -> dict:
     client = Client()
     client.force_login(user)
     requests, notes = requests_for(world)
-    pages: dict[str, tuple] = {}  # label: (fn, requests)
+    pages: dict[str, Callable[[], object]] = {}  # label: what requests the page
     for request in requests:
         response = client.get(request.url)
         if response.status_code == 405:

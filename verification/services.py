@@ -903,7 +903,7 @@ def submit_second_review(
         row = SecondReview.objects.select_related("first_user").get(prediction=prediction)
         _tally_agreement(row)
         _record_second_review(
-            user, "verification.second_review", prediction, row, labels=second, agrees=row.agrees
+            user, "verification.second_review", prediction, row, threshold, labels=second, agrees=row.agrees
         )
     return row
 
@@ -937,6 +937,7 @@ def adjudicate(*, user: User, prediction: Prediction, labels: list[str]) -> Seco
             "verification.adjudicate",
             prediction,
             row,
+            threshold,
             decision=decision,
             second_user=row.user.username if row.user else None,
             second_labels=row.labels,
@@ -953,7 +954,7 @@ def _top_level(labels: list[str]) -> list[str]:
 
 
 def _record_second_review(
-    user: User, action: str, prediction: Prediction, row: SecondReview, **detail: Any
+    user: User, action: str, prediction: Prediction, row: SecondReview, threshold: float, **detail: Any
 ) -> None:
     """Audit a second review or its decision with the first review it was compared with."""
     record(
@@ -963,7 +964,7 @@ def _record_second_review(
         project=_project(prediction),
         job=prediction.job_id,
         line=prediction.line,
-        threshold=row.threshold if row.threshold is not None else prediction.job.min_confidence,
+        threshold=threshold,
         first_user=row.first_user.username if row.first_user else None,
         first_labels=row.first_labels,
         **detail,
