@@ -18,7 +18,7 @@ import io
 import json
 import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,17 +52,33 @@ EMBEDDING_DIM = EMBEDDING_DIM_V1 + 1280  # then Lite2's pooled features (v2)
 # What of each network runs in int8 (with the engine's `int8`), measured against float32 on
 # the bench's images (bench/engine_bench.py prints the agreement): a part stays float32 where
 # int8 changed more than 1 % of the network's answers at 0.5 or its embedding's mean cosine fell
-# below 0.99. name -> the largest output side (px) of the 1x1 convolutions that are quantized,
-# or None for the whole network.
+# below 0.99. name -> None for the whole network, or (what, side): its 1x1 convolutions
+# ("pointwise") or all its nodes ("all") whose output is at most `side` px high.
 # - detector: whole but the last convolution of each box and class branch of its detection head
 #   (model.22; its decoding is done in numpy, detections()); quantized whole, per-class scores
 #   moved by up to 0.84; so, by up to 0.3 (0.4 % of answers at 0.5);
 # - nsfw: whole (no answer at 0.5 changed, the score within 0.08; GeM cosine 0.998);
-# - lite2: the 1x1 convolutions from the 33 px stage on (cosine 0.997); quantized whole, or with
-#   its earlier 1x1 convolutions, the embedding's mean cosine fell to 0.98;
-# - safety: the 1x1 convolutions from its 28 px stage on (NSFL within 0.05), which hold most of
-#   its work; with the 56 px stage too NSFL moved by up to 0.6, quantized whole by up to 0.8.
-INT8_PARTS: dict[str, int | None] = {"detector": None, "nsfw": None, "lite2": 33, "safety": 28}
+# - lite2: all from its 65 px stage on (cosine 0.996 with AVX-512 VNNI); quantized whole, the
+#   embedding's mean cosine fell to 0.984. With 7-bit weights (quantize.saturates) its 1x1
+#   convolutions from the 33 px stage on (cosine 0.997; 0.98 with more);
+# - safety: the 1x1 convolutions from its 28 px stage on (NSFL within 0.1), which hold most of
+#   its work; with the 56 px stage too NSFL moved by up to 0.7, quantized whole by up to 0.9.
+Part = tuple[str, int] | None
+INT8_PARTS: dict[str, Part] = {
+    "detector": None,
+    "nsfw": None,
+    "lite2": ("all", 65),
+    "safety": ("pointwise", 28),
+}
+INT8_PARTS_7BIT: dict[str, Part] = {**INT8_PARTS, "lite2": ("pointwise", 33)}
+
+
+def int8_part(name: str) -> Part:
+    from .quantize import saturates
+
+    return (INT8_PARTS_7BIT if saturates() else INT8_PARTS)[name]
+
+
 DETECTOR_HEAD = "/model.22/"
 DETECTOR_RAW = "/model.22/Concat_6_output_0"  # [N, 64 + 18, 2100]: box distance bins, class logits
 DETECTOR_STRIDES = (8, 16, 32)
@@ -392,34 +408,40 @@ NETWORKS: dict[str, tuple[Any, str, Any, list[str] | None]] = {
     "lite2": (lite2_model, "image", lite2_input, [lite2.PROBABILITIES, lite2.EMBEDDING]),
     "safety": (lambda _dir: safety_model(), "image", safety_input, None),
 }
-# Costliest first (ms an image on one thread, input included, int8: 23, 15, 12, 8): the order in
-# which the lanes take the networks, so that the last one taken is short.
-COST_ORDER = ("safety", "lite2", "detector", "nsfw")
+# The order in which the lanes take the work, an input made ahead of its network as "input:name".
+# Measured on one thread, int8, input included: safety 20 ms an image (3 of them its input),
+# lite2 12, detector 11, nsfw 9. The first lane makes the safety classifier's input while the
+# second runs open_nsfw; the second then runs the safety classifier (the longest) while the first
+# runs Lite2 and the detector: both end near 26 ms. Without the detector, costliest first.
+WORK_ORDER = ("input:safety", "nsfw", "lite2", "safety", "detector")
+COST_ORDER = ("safety", "lite2", "nsfw")
 
 
 def int8_model(name: str, model: bytes, model_dir: Path | None) -> bytes:
-    """The network quantized to int8 on the calibration images, cached per model, calibration
-    set and ONNX Runtime version (whose quantizer makes the file)."""
+    """The network quantized to int8 on the calibration images, cached per model, its part,
+    calibration set and ONNX Runtime version (whose quantizer makes the file)."""
     import onnxruntime as ort
 
-    from .quantize import node_names, pointwise_convs, quantize, saturates
+    from .quantize import late_nodes, node_names, quantize, saturates
+
+    part = int8_part(name)
 
     def build() -> bytes:
         _, input_name, prepare, _ = NETWORKS[name]
         feeds = [{input_name: prepare(img)} for img in calibration.images()]
-        side, names = INT8_PARTS[name], node_names(model)
-        if side is not None:
-            kept = set(pointwise_convs(model, max_side=side))
+        names = node_names(model)
+        if part is not None:
+            kept = set(late_nodes(model, max_side=part[1], pointwise=part[0] == "pointwise"))
             exclude = [n for n in names if n not in kept]
         else:
             exclude = detector_float_nodes(names) if name == "detector" else []
         return quantize(model, feeds, exclude_nodes=exclude)
 
     key = hashlib.sha256(model).hexdigest()[:16]
-    part = {"detector": "headend-float", "nsfw": "all"}.get(name, f"pw{INT8_PARTS[name]}")
-    part += "-7bit" if saturates() else ""  # the weights' range depends on the CPU (quantize.py)
+    tag = {"detector": "headend-float"}.get(name, "all" if part is None else f"{part[0][:3]}{part[1]}")
+    tag += "-7bit" if saturates() else ""  # the weights' range depends on the CPU (quantize.py)
     return modelcache.cached(
-        model_dir, f"{name}-int8-{part}-{key}-cal{calibration.VERSION}-ort{ort.__version__}.onnx", build
+        model_dir, f"{name}-int8-{tag}-{key}-cal{calibration.VERSION}-ort{ort.__version__}.onnx", build
     )
 
 
@@ -523,11 +545,15 @@ class Engine:
         return {name: NETWORKS[name][2](prepared.image) for name in self.networks}
 
     def _run(self, prepared: Prepared) -> dict[str, list[np.ndarray]]:
-        """Every network on the image, each making its own input. The calling thread and the
-        lanes' helpers take the next network from one list until it is empty: a helper the OS
-        has not started yet (on a busy machine) is cancelled rather than waited for, so the
-        caller never idles."""
-        todo = [n for n in COST_ORDER if n in self._sessions]
+        """Every network on the image, each making its own input unless made ahead. The calling
+        thread and the lanes' helpers take the next piece of work from one list until it is
+        empty: a helper the OS has not started yet (on a busy machine) is cancelled rather than
+        waited for, so the caller never idles."""
+        order = WORK_ORDER if "detector" in self._sessions else COST_ORDER
+        todo = [w for w in order if w.removeprefix("input:") in self._sessions]
+        ahead: dict[str, Future[np.ndarray]] = {
+            w.removeprefix("input:"): Future() for w in todo if w.startswith("input:")
+        }
         out: dict[str, list[np.ndarray]] = {}
         lock = threading.Lock()
 
@@ -536,9 +562,17 @@ class Engine:
                 with lock:
                     if not todo:
                         return
-                    name = todo.pop(0)
+                    work = todo.pop(0)
+                name = work.removeprefix("input:")
                 _, input_name, make_input, outputs = NETWORKS[name]
-                out[name] = self._sessions[name].run(outputs, {input_name: make_input(prepared.image)})
+                if work != name:
+                    try:
+                        ahead[name].set_result(make_input(prepared.image))
+                    except Exception as exc:  # noqa: BLE001 - raised where the network runs
+                        ahead[name].set_exception(exc)
+                    continue
+                feed = ahead[name].result() if name in ahead else make_input(prepared.image)
+                out[name] = self._sessions[name].run(outputs, {input_name: feed})
 
         helpers = [self._pool.submit(drain) for _ in range(self.lanes - 1)] if self._pool else []
         drain()

@@ -85,8 +85,9 @@ def quantize(
         return out.read_bytes()
 
 
-def pointwise_convs(model: bytes, *, max_side: int) -> list[str]:
-    """The 1x1 convolutions whose output is at most max_side px high (the later stages)."""
+def late_nodes(model: bytes, *, max_side: int, pointwise: bool) -> list[str]:
+    """The nodes whose output is at most max_side px high (the later stages): only the 1x1
+    convolutions among them if `pointwise`."""
     import onnx
     from onnx import shape_inference
 
@@ -104,9 +105,8 @@ def pointwise_convs(model: bytes, *, max_side: int) -> list[str]:
     return [
         n.name
         for n in proto.graph.node
-        if n.op_type == "Conv"
-        and kernels.get(n.input[1]) == [1, 1]
-        and 0 < heights.get(n.output[0], 0) <= max_side
+        if 0 < heights.get(n.output[0], 0) <= max_side
+        and (not pointwise or (n.op_type == "Conv" and kernels.get(n.input[1]) == [1, 1]))
     ]
 
 

@@ -1,13 +1,14 @@
 """Engine.prepare + Engine.infer: analyze() in two steps, so that a caller can decode the next
 image on one thread while the networks run on another."""
 
+import dataclasses
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
-from moderation.engine import EngineError, load_image
+from moderation.engine import Engine, EngineError, load_image
 from moderation.engine.networks import MAX_STORED_BYTES, Prepared
 
 from .imagegen import TRAIN_PHOTOS, photo_bytes, symbol_set
@@ -56,6 +57,23 @@ def test_it_prepares_on_one_thread_while_another_runs_the_networks(engine):
         futures = [networks.submit(engine.infer, engine.prepare(d)) for d in images]
         for future, want in zip(futures, expected, strict=True):
             same(future.result(), want)
+
+
+def test_two_lanes_give_what_one_gives(engine, settings_dir):
+    """v2's networks on two lanes, the safety classifier's input made ahead on one of them, answer
+    exactly as one thread running them in turn (each session on one thread either way)."""
+    one_lane = Engine(threads=1, model_dir=settings_dir)
+    assert (engine.lanes, one_lane.lanes) == (2, 1)
+    for data in [photo_bytes("skimage.data", "coffee.png"), *(d for d, _ in symbol_set(TRAIN_PHOTOS, 3, 5))]:
+        same(engine.analyze(data), one_lane.analyze(data))
+
+
+def test_a_failing_input_is_raised_not_waited_on(engine):
+    broken = dataclasses.replace(engine.prepare(photo_bytes("skimage.data", "coffee.png")), image=None)
+    with ThreadPoolExecutor(max_workers=1) as caller:
+        for _ in range(5):  # whichever lane makes the safety classifier's input
+            with pytest.raises(AttributeError):
+                caller.submit(engine.infer, broken).result(timeout=120)
 
 
 @pytest.mark.parametrize(
