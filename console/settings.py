@@ -130,9 +130,15 @@ def _database(url: str) -> dict:
             # A file, not memory, so that a test's Celery worker process sees the test database.
             "TEST": {"NAME": DATA_DIR / "test.sqlite3"},
             # The web server and the worker write at the same time: WAL, a busy
-            # timeout and immediate transactions keep "database is locked" away.
+            # timeout and immediate transactions keep "database is locked" away. A large
+            # database is read through a memory map and a 64 MiB page cache: with SQLite's
+            # default 2 MiB, a page that reads nothing that grows read its few pages again after
+            # any big read (1.2 to 1.5 times as long at 500,000 images as at 1,000).
             "OPTIONS": {
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                    "PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824;"
+                ),
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 30,
             },

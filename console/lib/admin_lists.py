@@ -20,11 +20,20 @@ COUNT_CAP = 2000
 
 class CappedPaginator(Paginator):
     """Counts at most COUNT_CAP + 1 rows (COUNT over a LIMIT subquery): a longer list says
-    "2001" and pages that far; a filter or a search narrows it."""
+    "more than 2000" (templates/admin/pagination.html) and pages that far; a filter or a search
+    narrows it."""
 
     @cached_property
     def count(self) -> int:
         return self.object_list[: COUNT_CAP + 1].count()
+
+    @property
+    def cap(self) -> int:
+        return COUNT_CAP
+
+    @property
+    def capped(self) -> bool:
+        return self.count > COUNT_CAP
 
 
 class ListAdmin(admin.ModelAdmin):

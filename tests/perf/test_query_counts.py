@@ -84,6 +84,23 @@ def test_the_admins_paginator_counts_no_further_than_its_cap(monkeypatch, staff)
 
 
 @pytest.mark.django_db
+def test_a_changelist_past_the_cap_says_more_than_the_cap(client, monkeypatch, staff):
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    from console.lib import admin_lists
+
+    monkeypatch.setattr(admin_lists, "COUNT_CAP", 3)
+    client.force_login(staff)
+    url = reverse("admin:auth_user_changelist")
+    assert "1 user" in client.get(url).content.decode()
+    get_user_model().objects.bulk_create(get_user_model()(username=f"u{i}") for i in range(4))
+    page = client.get(url).content.decode()
+    assert "more than 3 users (counted no further" in page and "Select all users (more than 3)" in page
+    assert "4 users" not in page and "All 4 selected" not in page
+
+
+@pytest.mark.django_db
 def test_the_job_changelist_leaves_the_confidence_histograms_to_the_job_page(client, staff, owner):
     from django.urls import reverse
 
