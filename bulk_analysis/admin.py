@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from console.lib.admin_lists import ListAdmin, recent_values
+from console.lib.admin_lists import ADAPTER_BLOBS, JOB_BLOBS, ListAdmin, recent_values, under
 
 
 @admin.register(BulkAnalysisJob)
@@ -20,10 +20,7 @@ class BulkAnalysisJobAdmin(ListAdmin):
     list_select_related = ["adapter__project"]
     exclude = ["histograms"]
     raw_id_fields = ["adapter", "created_by"]  # no select listing every adapter
-
-    def get_queryset(self, request):
-        # the confidence histograms (up to ~45 KB a job of 250,000 images) are for the job's page
-        return super().get_queryset(request).defer("histograms")
+    deferred = JOB_BLOBS + under("adapter", ADAPTER_BLOBS)  # the histograms are for the job's page
 
 
 @admin.register(Prediction)
@@ -34,6 +31,4 @@ class PredictionAdmin(ListAdmin):
     list_select_related = ["job"]
     ordering = ["-pk"]  # not the model's "line": that sorts every job's predictions
     raw_id_fields = ["job"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).defer("job__histograms")  # not once a row
+    deferred = under("job", JOB_BLOBS)  # not once a row

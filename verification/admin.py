@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from console.lib.admin_lists import ListAdmin, recent_values
+from console.lib.admin_lists import JOB_BLOBS, ListAdmin, recent_values, under
 from verification.models import (
     ImageReview,
     LabelAgreementTally,
@@ -23,9 +23,7 @@ class ByPredictionAdmin(ListAdmin):
 
     raw_id_fields = ["prediction", "job"]
     ordering = ["-pk"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).defer("prediction__job__histograms")
+    deferred = under("prediction__job", JOB_BLOBS)
 
 
 @admin.register(Verification)
@@ -48,13 +46,6 @@ class ReviewClaimAdmin(ByPredictionAdmin):
     list_select_related = ["prediction__job", "user"]
 
 
-@admin.register(SecondReviewPlan)
-class SecondReviewPlanAdmin(ListAdmin):
-    list_display = ["job", "share", "set_by", "updated_at"]
-    raw_id_fields = ["job"]
-    ordering = ["-pk"]
-
-
 @admin.register(SecondReview)
 class SecondReviewAdmin(ByPredictionAdmin):
     list_display = ["prediction", "first_user", "user", "agrees", "decided_by", "reviewed_at"]
@@ -72,8 +63,19 @@ class ProjectSecondReviewPlanAdmin(ListAdmin):
 # The tallies and the queue cursor (kept by verification.services in each review's transaction):
 # to look at, by job.
 class ByJobAdmin(ListAdmin):
+    """A changelist of rows of a job, shown with the job read in the same query, without its
+    confidence histograms (up to ~45 KB a job: 4.5 MB a page of 100 rows otherwise)."""
+
     raw_id_fields = ["job"]
     ordering = ["-pk"]
+    list_select_related = ["job"]
+    deferred = under("job", JOB_BLOBS)
+
+
+@admin.register(SecondReviewPlan)
+class SecondReviewPlanAdmin(ByJobAdmin):
+    list_display = ["job", "share", "set_by", "updated_at"]
+    list_select_related = ["job", "set_by"]
 
 
 @admin.register(VerdictTally)
@@ -84,7 +86,7 @@ class VerdictTallyAdmin(ByJobAdmin):
 @admin.register(ReviewerTally)
 class ReviewerTallyAdmin(ByJobAdmin):
     list_display = ["job", "user", "n"]
-    list_select_related = ["user"]
+    list_select_related = ["job", "user"]
 
 
 @admin.register(LabelAgreementTally)
@@ -95,7 +97,7 @@ class LabelAgreementTallyAdmin(ByJobAdmin):
 @admin.register(ReviewerAgreementTally)
 class ReviewerAgreementTallyAdmin(ByJobAdmin):
     list_display = ["job", "user", "images", "agreeing", "yy", "yn", "ny", "nn"]
-    list_select_related = ["user"]
+    list_select_related = ["job", "user"]
 
 
 @admin.register(SecondReviewTally)

@@ -112,3 +112,48 @@ def test_the_job_changelist_leaves_the_confidence_histograms_to_the_job_page(cli
         assert client.get(reverse("admin:bulk_analysis_bulkanalysisjob_changelist")).status_code == 200
     listed = [q["sql"] for q in ctx.captured_queries if 'FROM "bulk_analysis_bulkanalysisjob"' in q["sql"]]
     assert listed and not any("histograms" in sql for sql in listed)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", ["verdicttally", "reviewertally", "secondreviewplan"])
+def test_the_tally_changelists_read_their_jobs_once_without_the_histograms(client, staff, owner, model):
+    from django.urls import reverse
+
+    from bulk_analysis.models import Prediction
+    from tests.bulk_analysis.conftest import finished_job
+    from verification import services
+
+    for name in ("one", "two"):
+        job = finished_job(owner, [{"Alcohol": 80.0}, {"Alcohol": 90.0}], name=name)
+        services.set_second_review_share(job=job, share=10, user=owner)
+        for prediction in Prediction.objects.filter(job=job):
+            services.set_verdict(
+                user=owner, prediction=prediction, label="Alcohol", verdict="correct", threshold=50
+            )
+            services.mark_reviewed(user=owner, prediction=prediction)
+    client.force_login(staff)
+    with CaptureQueriesContext(connection) as ctx:
+        page = client.get(reverse(f"admin:verification_{model}_changelist"))
+    assert page.status_code == 200 and "one" in page.content.decode() and "two" in page.content.decode()
+    jobs = [q["sql"] for q in ctx.captured_queries if '"bulk_analysis_bulkanalysisjob"' in q["sql"]]
+    assert len(jobs) == 1 and "histograms" not in jobs[0]  # joined in the list's query
+
+
+def test_no_changelist_reads_the_big_columns_of_the_jobs_and_adapters_it_shows():
+    from django.contrib import admin
+
+    from adapters.models import Adapter
+    from bulk_analysis.models import BulkAnalysisJob
+    from console.lib.admin_lists import ADAPTER_BLOBS, JOB_BLOBS, under
+
+    blobs = {BulkAnalysisJob: JOB_BLOBS, Adapter: ADAPTER_BLOBS}
+    reading = []
+    for model, model_admin in admin.site._registry.items():
+        for path in model_admin.list_select_related or []:
+            related, prefix = model, []
+            for step in path.split("__"):
+                related, prefix = related._meta.get_field(step).related_model, [*prefix, step]
+                missing = set(under("__".join(prefix), blobs.get(related, []))) - set(model_admin.deferred)
+                if missing:
+                    reading.append(f"{type(model_admin).__name__}: {sorted(missing)}")
+    assert not reading, f"changelists that read big columns once a row: {reading}"
