@@ -20,7 +20,9 @@ import contextlib
 import gc
 import json
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -208,10 +210,11 @@ def call_api(user, operation: str, params: dict) -> bytes:
     return json.dumps(OPERATIONS[operation](user, dict(params)), cls=DjangoJSONEncoder).encode()
 
 
-def measure(user, world: dict, say=print) -> dict:
+def measure(user, world: dict, say=print, wait: Callable[[], None] = lambda: None) -> dict:
     """Each page once to warm it (and to drop those that do not answer 200), then REQUESTS rounds
     over every page, so a burst of load elsewhere on the machine lands on one request of many
-    pages, not on all the requests of one page (3 rounds for a page slower than SLOW_SECONDS)."""
+    pages, not on all the requests of one page (3 rounds for a page slower than SLOW_SECONDS).
+    `wait()` before each round: the parent process takes the two sizes' rounds in turn."""
     from django.test import Client
 
     client = Client()
@@ -240,6 +243,7 @@ def measure(user, world: dict, say=print) -> dict:
         rounds[label] = 3 if time.perf_counter() - started > SLOW_SECONDS else REQUESTS
     samples: dict[str, list[float]] = {label: [] for label in pages}
     for round_ in range(REQUESTS):
+        wait()
         for label, fn in pages.items():
             if round_ < rounds[label]:
                 started = time.perf_counter()
@@ -282,27 +286,51 @@ def _drop(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}"')
 
 
-def run_size(size: int, database_url: str | None) -> dict:
-    """One size in a child process: a fresh DATA_DIR (its SQLite file) or a scratch PostgreSQL database."""
-    import shutil
-    import subprocess
+class Size:
+    """One size in a child process of its own (a fresh DATA_DIR, its SQLite file, or a scratch
+    PostgreSQL database): its world made, then one round of requests each time it is told."""
 
-    data_dir = tempfile.mkdtemp(prefix="console-bench-pages-")
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATA_DIR")}
-    env["DATA_DIR"] = data_dir
-    url = _scratch_url(database_url, size) if database_url else None
-    if url:
-        env["DATABASE_URL"] = url
-    out = Path(data_dir) / "times.json"
-    try:
-        subprocess.run(
-            [sys.executable, str(Path(__file__)), "--size", str(size), "--out", str(out)], env=env, check=True
+    def __init__(self, size: int, database_url: str | None):
+        self.size = size
+        self.data_dir = tempfile.mkdtemp(prefix="console-bench-pages-")
+        self.url = _scratch_url(database_url, size) if database_url else None
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATA_DIR")}
+        env["DATA_DIR"] = self.data_dir
+        if self.url:
+            env["DATABASE_URL"] = self.url
+        self.out = Path(self.data_dir) / "times.json"
+        command = [sys.executable, str(Path(__file__)), "--size", str(size), "--out", str(self.out)]
+        self.process = subprocess.Popen(
+            command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
-        return json.loads(out.read_text())
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
-        if url:
-            _drop(url)
+
+    def until(self, marker: str) -> None:
+        """Pass the child's output on until it prints `marker`."""
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.strip() == marker:
+                return
+            print(line, end="", flush=True)
+        raise RuntimeError(f"the page bench at {self.size:,} images ended early (exit {self.process.wait()})")
+
+    def round(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write("go\n")
+        self.process.stdin.flush()
+        self.until(DONE)
+
+    def result(self) -> dict:
+        return json.loads(self.out.read_text())  # written before the last round's DONE
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        if self.url:
+            _drop(self.url)
+
+
+DONE = "@done"  # a child's line: its world is ready, its round is over, its times are written
 
 
 def compare(small: dict, large: dict) -> tuple[list[tuple[str, float, float, float]], dict[str, str]]:
@@ -338,11 +366,24 @@ def table(rows, notes, small: int, large: int, vendor: str) -> str:
 
 
 def bench(say=print, database_url: str | None = None) -> tuple[str, int]:
-    """Both sizes; the table and how many pages missed."""
-    say(f"every page at {SMALL:,} images")
-    small = run_size(SMALL, database_url)
-    say(f"every page at {LARGE:,} images")
-    large = run_size(LARGE, database_url)
+    """Both sizes, their rounds taken in turn, so that a machine whose speed drifts (a shared VM,
+    a database writing in the background) moves both sizes' times alike; the table and how many
+    pages missed."""
+    say(f"every page at {SMALL:,} and {LARGE:,} images: the two worlds made side by side")
+    sizes: list[Size] = []
+    try:
+        for n in (SMALL, LARGE):
+            sizes.append(Size(n, database_url))
+        for size in sizes:
+            size.until(DONE)
+        for round_ in range(REQUESTS):
+            for size in sizes:
+                size.round()
+            say(f"round {round_ + 1} of {REQUESTS} at both sizes")
+        small, large = (size.result() for size in sizes)
+    finally:
+        for size in sizes:
+            size.close()
     rows, notes = compare(small, large)
     misses = sum(r > LIMIT for *_, r in rows)
     return table(rows, notes, SMALL, LARGE, small.get("vendor", "?")), misses
@@ -353,7 +394,8 @@ def child() -> int:
     parser.add_argument("--size", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="console-bench-pages-"))
+    if "DATA_DIR" not in os.environ:  # run alone (the parent gives each size its own)
+        os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="console-bench-pages-")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     sys.path.insert(0, str(ROOT))
@@ -387,9 +429,16 @@ def child() -> int:
                 cursor.execute("CHECKPOINT")
     gc.collect()
     gc.freeze()  # what the world's making left in memory is not scanned by each request's GC
-    result = measure(user, world, say)
+
+    def wait() -> None:
+        print(DONE, flush=True)
+        if not sys.stdin.readline():
+            raise SystemExit("the parent process is gone")
+
+    result = measure(user, world, say, wait)
     result["vendor"] = connection.vendor
     args.out.write_text(json.dumps(result))
+    print(DONE, flush=True)
     return 0
 
 
