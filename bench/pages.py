@@ -1,8 +1,9 @@
 """Every page of the console, found by walking the URL configuration, timed at two sizes.
 
-bench/run.py runs this once per size, each in its own process on its own fresh database (a
-temporary SQLite file, or with DATABASE_URL a scratch PostgreSQL database made from it), and
-prints the table: the median of REQUESTS requests per page at both sizes and their ratio.
+bench/run.py runs both sizes, each in its own process on its own fresh database (a temporary
+SQLite file, or with DATABASE_URL a scratch PostgreSQL database made from it), their rounds of
+requests taken in turn, and prints the table: the median of REQUESTS requests per page at both
+sizes and their ratio.
 tests/perf/test_query_counts.py walks the same pages (`requests_for`) to hold their query
 counts constant.
 
@@ -10,7 +11,7 @@ A page whose parameters cannot be filled from the world (bench.data.page_world) 
 name, never skipped in silence; so are the URL names measured otherwise (the API) or not at
 all (public pages, POST-only actions, downloads whose body is the data itself).
 
-Standalone: .venv/bin/python bench/pages.py --size 1000 --out times.json
+Standalone: .venv/bin/python bench/pages.py (a child, told when to run each round: --size N --out F)
 """
 
 from __future__ import annotations
