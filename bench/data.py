@@ -31,7 +31,9 @@ def small_jpegs(n: int) -> list[bytes]:
 
 
 def labeling_dataset(user, n: int):
-    """A draft adapter with n training images: a third unlabeled, a third safe, a third labeled."""
+    """A draft adapter with n training images: a third unlabeled, a third safe, a third labeled
+    with two labels each (so that at 1,000 images a grid filtered to one label fills its page,
+    as at 500,000: a page of fewer cards is not the same page)."""
     project = projects.create_project(user=user, name=f"bench-grid-{n}")
     adapter = create_adapter(user=user, project=project, name="grid")
     now = timezone.now()
@@ -57,9 +59,10 @@ def labeling_dataset(user, n: int):
         ]
         Image.objects.bulk_create(rows)
         ImageLabel.objects.bulk_create(
-            ImageLabel(image=image, name=taxonomy.TOP_LEVEL[i % len(taxonomy.TOP_LEVEL)])
+            ImageLabel(image=image, name=taxonomy.TOP_LEVEL[(i + k) % len(taxonomy.TOP_LEVEL)])
             for i, image in enumerate(rows)
             if image.label_state == Image.LabelState.LABELED
+            for k in (0, 1)
         )
     DatasetCount.objects.recount(adapter)  # rows written around the services: count them once
     return adapter
@@ -252,12 +255,15 @@ def page_world(user, n: int, *, projects: int = PROJECTS, jobs: int = JOBS) -> d
     exports.run_export(export_id=export.pk)
     from quality.models import LabelCheck, SuspectedLabelError
 
-    check = LabelCheck.objects.create(adapter=adapter, status=LabelCheck.Status.DONE, created_by=user)
+    suspects = max(1, n // 10)
+    check = LabelCheck.objects.create(
+        adapter=adapter, status=LabelCheck.Status.DONE, created_by=user, found=suspects
+    )
     SuspectedLabelError.objects.bulk_create(
         SuspectedLabelError(
             label_check=check, image=image, label="Alcohol", given=False, probability=0.9, score=1 - i / n
         )
-        for i, image in enumerate(adapter.images.order_by("pk")[: max(1, n // 10)])
+        for i, image in enumerate(adapter.images.order_by("pk")[:suspects])
     )
     return {
         "project": adapter.project,

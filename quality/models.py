@@ -46,6 +46,9 @@ class LabelCheck(WorkerRun):
 
     adapter = models.ForeignKey("adapters.Adapter", on_delete=models.CASCADE, related_name="+")
     images = models.PositiveIntegerField(default=0)  # labeled training images checked
+    # Its suspects, counted as they are written (DONE): the pages show it without a COUNT. A
+    # suspect is deleted only with its check (dataset images are deleted with their adapter).
+    found = models.PositiveIntegerField(default=0)
 
     class Meta(WorkerRun.Meta):
         indexes = [

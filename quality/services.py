@@ -217,7 +217,11 @@ def _run_check(check_id: int) -> bool:
     with transaction.atomic():
         # DONE first: a check failed meanwhile (its lease lost) gets no suspects.
         if check.transition(
-            [LabelCheck.Status.RUNNING], LabelCheck.Status.DONE, done=steps, finished_at=timezone.now()
+            [LabelCheck.Status.RUNNING],
+            LabelCheck.Status.DONE,
+            done=steps,
+            found=len(suspects),
+            finished_at=timezone.now(),
         ):
             SuspectedLabelError.objects.bulk_create(
                 [

@@ -4,7 +4,6 @@ one, one-click fixes) and dataset snapshots (two adapters' frozen datasets compa
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -13,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from adapters import queries as adapter_queries
 from adapters.models import Adapter
 from console import access
+from console.lib.pagination import CountedPaginator
 from moderation import snapshots
 from quality import services
 from quality.models import SuspectedLabelError
@@ -30,7 +30,7 @@ def label_errors(request, adapter_pk):
     page = None
     if check is not None and check.status == check.Status.DONE:
         suspects = check.suspects.select_related("image").prefetch_related("image__labels")
-        page = Paginator(suspects, PAGE_SIZE).get_page(request.GET.get("page"))
+        page = CountedPaginator(suspects, PAGE_SIZE, count=check.found).get_page(request.GET.get("page"))
     context = {
         "adapter": adapter,
         "check": check,

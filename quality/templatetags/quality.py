@@ -35,9 +35,7 @@ def _quality(context) -> dict:
             # Whether there are any, not how many: the grid counts no rows (its counts come from
             # the dataset counters); the filter itself says how many images it matches.
             "to_review": services.suggestions_to_review(adapter=adapter).exists(),
-            "suspects": check.suspects.count()
-            if check is not None and check.status == check.Status.DONE
-            else None,
+            "suspects": check.found if check is not None and check.status == check.Status.DONE else None,
         }
 
     return _memo(context.get("request"), "_quality_counts", compute)
