@@ -80,7 +80,7 @@ class SecondReviewPlanAdmin(ByJobAdmin):
 
 @admin.register(VerdictTally)
 class VerdictTallyAdmin(ByJobAdmin):
-    list_display = ["job", "label", "state", "bin", "n"]
+    list_display = ["job", "label", "state", "bin", "width", "n"]
 
 
 @admin.register(ReviewerTally)

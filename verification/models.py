@@ -129,21 +129,30 @@ class VerdictTally(models.Model):
     transaction of every verdict and review (verification.services._tallied), so the verify
     page's per-label TP/FP/FN/TN at any threshold are sums over these rows, not a read of every
     reviewed image (issue 15). State (verification.rules.tally_keys): "yes" the reviewer says
-    the label is there, "no" not there, "asis" no verdict (there if predicted)."""
+    the label is there, "no" not there, "asis" no verdict (there if predicted).
+
+    Each image is counted twice: in its 0.1 bin (width 1), and in the bin of its whole point
+    (width 10, bin // 10), so that the sums at a threshold read the whole points and the 0.1 bins of one point:
+    at most 21 x 112 rows a job, where the 0.1 bins alone fill up to 21 x 1,001 (verification.
+    tallies.levels)."""
 
     job = models.ForeignKey(BulkAnalysisJob, on_delete=models.CASCADE, related_name="+")
     label = models.CharField(max_length=128)
     state = models.CharField(max_length=8)
     bin = models.SmallIntegerField()
+    width = models.PositiveSmallIntegerField(default=1)  # of the bin, in tenths of a point: 1 or 10
     n = models.IntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["job", "label", "state", "bin"], name="verdict_tally_unique")
+            # In this order, the index reads a job's whole points, or its 0.1 bins of one point.
+            models.UniqueConstraint(
+                fields=["job", "width", "bin", "label", "state"], name="verdict_tally_key"
+            )
         ]
 
     def __str__(self) -> str:
-        return f"{self.job_id}: {self.label} {self.state} bin {self.bin}: {self.n}"
+        return f"{self.job_id}: {self.label} {self.state} bin {self.bin} of width {self.width}: {self.n}"
 
 
 class ReviewerTally(models.Model):

@@ -4,6 +4,7 @@ bulk_analysis.histograms, so a threshold on the 0.1 grid counts exactly."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 
 from bulk_analysis import histograms
@@ -29,6 +30,19 @@ def tally_keys(tops: Mapping[str, float], verdicts: Mapping[str, str]) -> list[t
         state = "asis" if verdict is None else ("no" if verdict == rules.INCORRECT else "yes")
         keys.append((name, state, histograms.bin_of(confidence) if confidence > 0 else -1))
     return keys
+
+
+POINT = 10  # the width of a whole point's bin, in 0.1 bins
+
+
+def levels(keys: Mapping[tuple[str, str, int], int]) -> Counter[tuple[str, str, int, int]]:
+    """Tally keys at both widths of verification.models.VerdictTally: each (label, state, bin)
+    as (label, state, bin, 1) and in its whole point, (label, state, bin // POINT, POINT)."""
+    out: Counter[tuple[str, str, int, int]] = Counter()
+    for (label, state, bin_), n in keys.items():
+        out[(label, state, bin_, 1)] += n
+        out[(label, state, bin_ // POINT, POINT)] += n  # -1 (not predicted) stays -1
+    return out
 
 
 def tally_counts(rows: Iterable[tuple[str, str, int, int]], reviewed: int, threshold: float) -> dict:

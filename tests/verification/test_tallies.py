@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 def tallies(job):
     verdicts = set(
-        VerdictTally.objects.filter(job=job).exclude(n=0).values_list("label", "state", "bin", "n")
+        VerdictTally.objects.filter(job=job).exclude(n=0).values_list("label", "state", "bin", "width", "n")
     )
     reviewers = set(ReviewerTally.objects.filter(job=job).exclude(n=0).values_list("user_id", "n"))
     return verdicts, reviewers
@@ -61,7 +61,7 @@ def test_the_tallies_follow_every_verdict_review_undo_and_decision(owner, annota
         "owner": 3,
         "annotator": 2,
     }
-    for threshold in (50, 55.5, 55.6, 62, 70.1, 80, 95):
+    for threshold in (0, 50, 55, 55.5, 55.6, 62, 70.1, 80, 95, 100):
         stats = {
             s.label: (s.tp, s.fp, s.fn, s.tn)
             for s in services.performance(job=job, threshold=threshold).labels
@@ -95,4 +95,5 @@ def test_the_migration_fills_the_tallies_of_existing_reviews(owner, annotator):
     VerdictTally.objects.all().delete()
     ReviewerTally.objects.all().delete()
     importlib.import_module("verification.migrations.0005_tallies").backfill(apps, None)
+    importlib.import_module("verification.migrations.0010_verdict_tally_points").add_points(apps, None)
     assert tallies(job) == moved
