@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from console.lib.admin_lists import ListAdmin, recent_values
 from rekognition_api.models import ApiKey, ApiRequest
+from rekognition_api.operations import OPERATIONS
 
 
 @admin.register(ApiKey)
@@ -17,7 +18,7 @@ class ApiKeyAdmin(ListAdmin):
 @admin.register(ApiRequest)
 class ApiRequestAdmin(ListAdmin):
     list_display = ["created_at", "user", "operation", "resource_id"]
-    list_filter = [recent_values("operation")]
+    list_filter = [recent_values("operation", known=sorted(OPERATIONS))]
     search_fields = ["resource_id", "client_token", "user__username"]
     list_select_related = ["user"]
     raw_id_fields = ["user"]

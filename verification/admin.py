@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from console.lib.admin_lists import JOB_BLOBS, ListAdmin, recent_values, under
+from moderation import taxonomy
 from verification.models import (
     ImageReview,
     LabelAgreementTally,
@@ -29,7 +30,7 @@ class ByPredictionAdmin(ListAdmin):
 @admin.register(Verification)
 class VerificationAdmin(ByPredictionAdmin):
     list_display = ["prediction", "label", "verdict", "threshold", "user", "updated_at"]
-    list_filter = ["verdict", recent_values("label")]  # not SELECT DISTINCT over every verdict
+    list_filter = ["verdict", recent_values("label", known=taxonomy.TOP_LEVEL)]  # verdicts' only labels
     search_fields = ["prediction__source_ref", "prediction__job__name", "user__username"]
     list_select_related = ["prediction__job", "user"]
 

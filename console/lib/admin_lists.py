@@ -9,6 +9,7 @@ values among the newest RECENT rows: bounded queries, whatever the table's size.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cached_property
 
 from django.contrib import admin
@@ -59,13 +60,19 @@ class ListAdmin(admin.ModelAdmin):
         return queryset.defer(*self.deferred) if self.deferred else queryset
 
 
-def recent_values(field: str, title: str | None = None) -> type[admin.SimpleListFilter]:
-    """A list filter on `field` offering the values of the newest RECENT rows."""
+def recent_values(
+    field: str, title: str | None = None, *, known: Iterable[str] | None = None
+) -> type[admin.SimpleListFilter]:
+    """A list filter on `field` offering the values of the newest RECENT rows, or the `known`
+    values when the field can hold no others (no query at all)."""
+    fixed = list(known) if known is not None else None
 
     class RecentValuesFilter(admin.SimpleListFilter):
         parameter_name = field
 
         def lookups(self, request, model_admin):
+            if fixed is not None:
+                return [(value, value) for value in fixed]
             newest = model_admin.get_queryset(request).order_by("-pk")[:RECENT].values_list(field, flat=True)
             return [(value, value) for value in sorted({v for v in newest if v not in (None, "")})]
 

@@ -59,3 +59,27 @@ def test_the_admin_filters_and_orders_a_growing_table_only_on_indexed_columns(la
     model_admin = admin.site._registry[model]
     unindexed = filtered_and_ordered(model_admin) - leading_columns(model)
     assert not unindexed, f"{label}: the admin filters or orders on {sorted(unindexed)}, which no index leads"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "label, field, expected",
+    [
+        ("verification.Verification", "label", "Alcohol"),
+        ("rekognition_api.ApiRequest", "operation", "DescribeProjects"),
+    ],
+)
+def test_a_filter_on_a_column_of_known_values_offers_them_all_without_a_query(
+    rf, django_assert_num_queries, label, field, expected
+):
+    model_admin = admin.site._registry[apps.get_model(label)]
+    (filter_class,) = [f for f in model_admin.list_filter if getattr(f, "parameter_name", "") == field]
+    request = rf.get("/")
+    with django_assert_num_queries(0):  # not the newest rows' values: they may hold fewer
+        offered = [
+            value
+            for value, _ in filter_class(request, {}, model_admin.model, model_admin).lookups(
+                request, model_admin
+            )
+        ]
+    assert expected in offered
