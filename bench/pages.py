@@ -116,6 +116,8 @@ def _variants(name: str, world: dict) -> list[str]:
         return ["", "?state=labeled&label=Alcohol", "?page=3", "?state=suggested"]
     if name == "bulk-detail":
         return ["", "?flag=flagged&page=3"]
+    if name == "verify-job":
+        return ["", "?order=least-sure&page=3", "?order=flagged"]
     if name == "console-audit":
         return ["", "?project={project}"]
     return [""]

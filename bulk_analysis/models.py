@@ -212,8 +212,11 @@ class Prediction(models.Model):
             # filtered by state and paged in line order straight off the index (no sort of
             # every flagged row of the job; bulk_analysis.queries.filtered_predictions).
             models.Index(fields=["job", "state", "line"], name="prediction_state_line_idx"),
-            # The detail and verify grids, ordered by confidence for "least sure first".
-            models.Index(fields=["job", "max_confidence"], name="prediction_conf_idx"),
+            # "Least sure first" (verification.models.in_order): the confidences at and above the
+            # threshold upward and those below it downward, ties by line, each read straight
+            # off an index up to the page asked for (a job's images without a label all tie).
+            models.Index(fields=["job", "max_confidence", "line"], name="prediction_conf_line_idx"),
+            models.Index(fields=["job", "-max_confidence", "line"], name="prediction_conf_down_idx"),
             # The verify page's near-duplicate groups: a group's size, and its images.
             models.Index(fields=["job", "duplicate_group"], name="prediction_duplicates_idx"),
             # The admin's filters (bulk_analysis/admin.py): one state's or error's, newest first.

@@ -1,6 +1,13 @@
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable
+from typing import Any
+
 from django.conf import settings
 from django.db import models
-from django.db.models import Case, IntegerField, When
+from django.db.models import Q, QuerySet
 
 from bulk_analysis.models import BulkAnalysisJob, Prediction
 from moderation import taxonomy
@@ -68,16 +75,39 @@ class ReviewClaim(models.Model):
         return f"{self.prediction} claimed by {self.user}"
 
 
-def flagged_first(threshold: float) -> Case:
-    """An ORDER BY term putting the images flagged at `threshold` (a label at or above it, as
-    bulk_analysis.queries.filtered_predictions counts them) before the others: the "flagged"
-    order of the verify grid and of the review queue. An expression on the row like the
-    least-sure order's distance, so it costs what that order costs."""
-    return Case(
-        When(max_confidence__gte=threshold, max_confidence__gt=0, then=0),
-        default=1,
-        output_field=IntegerField(),
-    )
+class Merged:
+    """Rows of several querysets, each already in `key` order, in `key` order: a slice [a:b]
+    reads the first b rows of each and merges them. An order that is a sort of the whole job in
+    one query is, in parts, each part read off an index up to the page asked for."""
+
+    def __init__(self, parts: list[QuerySet[Prediction]], key: Callable[[Prediction], Any]):
+        self.parts, self.key = parts, key
+
+    def __getitem__(self, window: slice) -> list[Prediction]:
+        merged = heapq.merge(*(part[: window.stop] for part in self.parts), key=self.key)
+        return list(itertools.islice(merged, window.start, window.stop))
+
+
+def in_order(rows: QuerySet[Prediction], order: str, threshold: float) -> QuerySet[Prediction] | Merged:
+    """The verify grid's and the review queue's orders (verification.services.QUEUE_ORDERS).
+    Least sure first: the images whose strongest label is closest to the threshold, the ones at
+    or above it upward and the ones below it downward. Flagged first (a label at or above the
+    threshold): the flagged ones, then the others. Ties and the input order by line."""
+    if order == "least-sure":
+        return Merged(
+            [
+                rows.filter(max_confidence__gte=threshold).order_by("max_confidence", "line"),
+                rows.filter(max_confidence__lt=threshold).order_by("-max_confidence", "line"),
+            ],
+            key=lambda p: (abs(p.max_confidence - threshold), p.line),
+        )
+    if order == "flagged":
+        flagged = Q(max_confidence__gte=threshold, max_confidence__gt=0)
+        return Merged(
+            [rows.filter(flagged).order_by("line"), rows.exclude(flagged).order_by("line")],
+            key=lambda p: (not (p.max_confidence >= threshold and p.max_confidence > 0), p.line),
+        )
+    return rows.order_by("line")
 
 
 class SecondReviewPlan(models.Model):

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from django.db.models import Count, Exists, F, FloatField, OuterRef, Value
-from django.db.models.functions import Abs, Cast
+from django.db.models import Count, Exists, OuterRef
 
 from bulk_analysis import histograms
 from bulk_analysis.models import BulkAnalysisJob, Prediction
@@ -15,7 +14,7 @@ from bulk_analysis.queries import alt_text, file_name, filtered_predictions, job
 from console.lib.pagination import CountedPaginator
 from console.lib.protection import Protection
 from moderation import taxonomy
-from verification.models import ImageReview, SecondReview, Verification, flagged_first
+from verification.models import ImageReview, SecondReview, Verification, in_order
 from verification.rules import OUTCOME_TEXT, image_outcomes, predicted_labels
 
 PAGE_SIZE = 24  # images per page of the verify grid
@@ -116,15 +115,9 @@ def grid(
     if group.isdigit():  # one near-duplicate group (the line of its first image)
         rows = rows.filter(duplicate_group=int(group))
         count = rows.count()
-    if order == "least-sure":
-        # The images whose strongest label is closest to the threshold: the model is least sure.
-        rows = rows.annotate(distance=Abs(F("max_confidence") - Cast(Value(threshold), FloatField())))
-        rows = rows.order_by("distance", "line")
-    elif order == "flagged":
-        rows = rows.order_by(flagged_first(threshold), "line")
-    else:
-        rows = rows.order_by("line")
-    shown = CountedPaginator(rows.annotate(is_reviewed=is_reviewed), PAGE_SIZE, count=count).get_page(page)
+    shown = CountedPaginator(
+        in_order(rows.annotate(is_reviewed=is_reviewed), order, threshold), PAGE_SIZE, count=count
+    ).get_page(page)
     verdicts: dict[int, dict[str, str]] = {}
     for pid, name, verdict in Verification.objects.filter(prediction__in=[p.pk for p in shown]).values_list(
         "prediction_id", "label", "verdict"

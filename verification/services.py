@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum, Value
-from django.db.models.functions import Abs
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from adapters import datasets
@@ -45,7 +44,7 @@ from verification.models import (
     SecondReviewTally,
     VerdictTally,
     Verification,
-    flagged_first,
+    in_order,
 )
 from verification.rules import ground_truth, predicted_labels
 from verification.tallies import tally_counts, tally_keys
@@ -701,12 +700,8 @@ def claim_next(*, user: User, job: BulkAnalysisJob, order: str = "", threshold: 
     free = ~Exists(ReviewClaim.objects.filter(prediction=OuterRef("pk"), claimed_at__gte=expiry))
     done = job.predictions.filter(state=Prediction.State.DONE)
     candidates: Any
-    if order == "least-sure":
-        candidates = done.filter(unreviewed | second, free).order_by(
-            Abs(F("max_confidence") - Value(threshold)), "line"
-        )[:50]
-    elif order == "flagged":
-        candidates = done.filter(unreviewed | second, free).order_by(flagged_first(threshold), "line")[:50]
+    if order:
+        candidates = in_order(done.filter(unreviewed | second, free), order, threshold)[:50]
     else:
         # From the job's cursor (no line before it waits for a first review), and the second
         # reviews this user may give read from their own table: neither steps past the job's

@@ -306,3 +306,41 @@ def test_the_remove_button_names_its_label(client, annotator, job):
     client.force_login(annotator)
     card = verdict(client, job, 3, "Gambling", "added").content.decode()
     assert 'data-action="remove" title="Remove this label" aria-label="Remove the label Gambling"' in card
+
+
+@pytest.mark.parametrize("order", ["least-sure", "flagged"])
+def test_the_orders_read_in_parts_page_as_one_sort_of_the_whole_job_would(client, owner, order):
+    """in_order reads each part off an index up to the page asked for: its pages, and the
+    images Start reviewing hands out, are those of one SQL sort of every image."""
+    from django.db.models import Case, F, FloatField, IntegerField, Value, When
+    from django.db.models.functions import Abs, Cast
+
+    from bulk_analysis.models import Prediction
+    from verification.queries import PAGE_SIZE
+
+    tops = [{"Alcohol": c} if c else {} for c in [(i * 37) % 101 for i in range(80)]]
+    tops[5] = tops[9] = {"Alcohol": 65.0}  # ties, and one on each side of 60 at the same distance
+    tops[6] = {"Alcohol": 55.0}
+    job = finished_job(owner, tops, min_confidence=1)
+    client.force_login(owner)
+    for threshold in (60, 1, 99):  # the job's lowest is 1: 0 and 2 tie at 1
+        if order == "least-sure":
+            key = Abs(F("max_confidence") - Cast(Value(threshold), FloatField()))
+        else:
+            key = Case(
+                When(max_confidence__gte=threshold, max_confidence__gt=0, then=0),
+                default=1,
+                output_field=IntegerField(),
+            )
+        sorted_lines = list(
+            Prediction.objects.filter(job=job).order_by(key, "line").values_list("line", flat=True)
+        )
+        shown = []
+        for page in range(1, len(tops) // PAGE_SIZE + 2):
+            text = client.get(
+                reverse("verify-job", args=[job.pk]), {"order": order, "threshold": threshold, "page": page}
+            ).content.decode()
+            shown += [int(c.split('"')[0]) for c in text.split('class="card verify-card" id="card-')[1:]]
+        assert shown == sorted_lines, threshold
+        claimed = services.claim_next(user=owner, job=job, order=order, threshold=threshold)
+        assert claimed.line == sorted_lines[0]
