@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from adapters.models import Adapter, DatasetCount, Image, ImageLabel
-from console.lib.admin_lists import ADAPTER_BLOBS, ListAdmin, recent_values, under
+from console.lib.admin_lists import ListAdmin, recent_values
 
 
 @admin.register(Adapter)
@@ -11,7 +11,6 @@ class AdapterAdmin(ListAdmin):
     search_fields = ["name", "project__name", "arn", "description"]
     list_select_related = ["project"]
     exclude = ["test_results"]
-    deferred = ["test_results"]
     raw_id_fields = ["project", "copied_from", "created_by"]  # no select listing every adapter
 
 
@@ -26,7 +25,6 @@ class ImageAdmin(ListAdmin):
     list_filter = ["split", "label_state", "source"]  # each leads an index (the table grows)
     search_fields = ["original_name", "sha256", "adapter__name"]
     list_select_related = ["adapter__project"]  # an adapter's name is its project's and its own
-    deferred = under("adapter", ADAPTER_BLOBS)
     ordering = ["-pk"]
     raw_id_fields = ["adapter"]
     inlines = [ImageLabelInline]
@@ -50,7 +48,6 @@ class DatasetCountAdmin(ListAdmin):
     list_filter = ["split"]
     search_fields = ["adapter__name", "key"]
     list_select_related = ["adapter__project"]
-    deferred = under("adapter", ADAPTER_BLOBS)
 
     def has_add_permission(self, request):
         return False

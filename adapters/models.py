@@ -63,6 +63,7 @@ class Adapter(GuardedTransitions, models.Model):
     evaluation = models.JSONField(null=True, blank=True)  # the evaluation document, spec 5.1
     f1_score = models.FloatField(null=True, blank=True)
     test_results = models.JSONField(default=list, blank=True)  # test output manifest lines, spec 2.4
+    BIG_COLUMNS = ("test_results", "evaluation")  # a line per test image: left out of the admin's lists
     locations = models.JSONField(default=dict, blank=True)  # s3:// URIs of manifests and results
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)

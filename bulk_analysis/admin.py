@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from bulk_analysis.models import BulkAnalysisJob, Prediction
-from console.lib.admin_lists import ADAPTER_BLOBS, JOB_BLOBS, ListAdmin, recent_values, under
+from console.lib.admin_lists import ListAdmin, recent_values
 
 
 @admin.register(BulkAnalysisJob)
@@ -20,7 +20,6 @@ class BulkAnalysisJobAdmin(ListAdmin):
     list_select_related = ["adapter__project"]
     exclude = ["histograms"]
     raw_id_fields = ["adapter", "created_by"]  # no select listing every adapter
-    deferred = JOB_BLOBS + under("adapter", ADAPTER_BLOBS)  # the histograms are for the job's page
 
 
 @admin.register(Prediction)
@@ -31,4 +30,3 @@ class PredictionAdmin(ListAdmin):
     list_select_related = ["job"]
     ordering = ["-pk"]  # not the model's "line": that sorts every job's predictions
     raw_id_fields = ["job"]
-    deferred = under("job", JOB_BLOBS)  # not once a row

@@ -63,6 +63,7 @@ class BulkAnalysisJob(GuardedTransitions, models.Model):
     # The predictions' confidences binned at 0.1 (bulk_analysis.histograms), stored when the job
     # finishes: the results and verify pages count from these, not from 50,000 rows.
     histograms = models.JSONField(null=True, blank=True)
+    BIG_COLUMNS = ("histograms",)  # up to ~45 KB: left out of the admin's lists (ListAdmin)
     # Images that matched each hash bank, {bank name: count}, written when the job finishes.
     bank_counts = models.JSONField(default=dict, blank=True)
     # Analysed images flagged at the job's minimum confidence, stored with the histograms when it

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from console.lib.admin_lists import ADAPTER_BLOBS, ListAdmin, under
+from console.lib.admin_lists import ListAdmin
 from quality.models import LabelCheck, LabelSuggestion, PreLabelRun, SuspectedLabelError
 
 
@@ -9,7 +9,6 @@ class LabelCheckAdmin(ListAdmin):
     list_display = ["created_at", "adapter", "status", "images", "done", "total", "created_by"]
     list_filter = ["status"]
     list_select_related = ["adapter__project", "created_by"]
-    deferred = under("adapter", ADAPTER_BLOBS)
     ordering = ["-pk"]
     readonly_fields = [f.name for f in LabelCheck._meta.fields]
 
@@ -20,7 +19,6 @@ class PreLabelRunAdmin(ListAdmin):
     list_filter = ["status"]
     search_fields = ["source_name"]
     list_select_related = ["adapter__project", "created_by"]
-    deferred = under("adapter", ADAPTER_BLOBS)
     ordering = ["-pk"]
     readonly_fields = [f.name for f in PreLabelRun._meta.fields]
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from console.lib.admin_lists import JOB_BLOBS, ListAdmin, recent_values, under
+from console.lib.admin_lists import ListAdmin, recent_values
 from moderation import taxonomy
 from verification.models import (
     ImageReview,
@@ -24,7 +24,6 @@ class ByPredictionAdmin(ListAdmin):
 
     raw_id_fields = ["prediction", "job"]
     ordering = ["-pk"]
-    deferred = under("prediction__job", JOB_BLOBS)
 
 
 @admin.register(Verification)
@@ -70,7 +69,6 @@ class ByJobAdmin(ListAdmin):
     raw_id_fields = ["job"]
     ordering = ["-pk"]
     list_select_related = ["job"]
-    deferred = under("job", JOB_BLOBS)
 
 
 @admin.register(SecondReviewPlan)

@@ -37,27 +37,30 @@ class CappedPaginator(Paginator):
         return self.count > COUNT_CAP
 
 
-# The big columns of rows a changelist shows beside its own: a job's confidence histograms (up
-# to ~45 KB), an adapter's test results (a line per test image) and evaluation.
-JOB_BLOBS = ["histograms"]
-ADAPTER_BLOBS = ["test_results", "evaluation"]
-
-
-def under(path: str, fields: list[str]) -> list[str]:
-    return [f"{path}__{f}" for f in fields]
-
-
 class ListAdmin(admin.ModelAdmin):
-    """A ModelAdmin whose changelist costs the same over 1,000 rows as over 500,000. `deferred`:
-    the columns, its own or of rows it selects with it, that its pages never read."""
+    """A ModelAdmin whose changelist costs the same over 1,000 rows as over 500,000. Its pages
+    leave out the big columns a model declares (BIG_COLUMNS: a job's histograms, an adapter's
+    test results) of the rows it shows beside its own, and its own that its form excludes."""
 
     show_full_result_count = False
     paginator = CappedPaginator
-    deferred: list[str] = []
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
-        return queryset.defer(*self.deferred) if self.deferred else queryset
+        deferred = big_columns(self.model, self.list_select_related, self.exclude or ())
+        return queryset.defer(*deferred) if deferred else queryset
+
+
+def big_columns(model, related: Iterable[str] | bool, excluded: Iterable[str]) -> list[str]:
+    """The big columns of `model` in `excluded`, and those of each model along the `related`
+    paths (a ModelAdmin's list_select_related)."""
+    found = [name for name in getattr(model, "BIG_COLUMNS", ()) if name in excluded]
+    for path in related if not isinstance(related, bool) else ():
+        along, prefix = model, ""
+        for step in path.split("__"):
+            along, prefix = along._meta.get_field(step).related_model, f"{prefix}{step}__"
+            found += [prefix + name for name in getattr(along, "BIG_COLUMNS", ())]
+    return found
 
 
 def recent_values(
