@@ -115,16 +115,18 @@ def grid(
     if group.isdigit():  # one near-duplicate group (the line of its first image)
         rows = rows.filter(duplicate_group=int(group))
         count = rows.count()
-    shown = CountedPaginator(
-        in_order(rows.annotate(is_reviewed=is_reviewed), order, threshold), PAGE_SIZE, count=count
-    ).get_page(page)
+    shown = CountedPaginator(in_order(rows, order, threshold), PAGE_SIZE, count=count).get_page(page)
+    # The page's reviews and verdicts by its ids: an EXISTS in the page's query has PostgreSQL
+    # hash every review of the job (a "hashed SubPlan") for the 24 rows it shows.
+    ids = [p.pk for p in shown]
+    reviewed = set(ImageReview.objects.filter(prediction__in=ids).values_list("prediction_id", flat=True))
     verdicts: dict[int, dict[str, str]] = {}
-    for pid, name, verdict in Verification.objects.filter(prediction__in=[p.pk for p in shown]).values_list(
+    for pid, name, verdict in Verification.objects.filter(prediction__in=ids).values_list(
         "prediction_id", "label", "verdict"
     ):
         verdicts.setdefault(pid, {})[name] = verdict
     blind = set(
-        SecondReview.objects.filter(prediction__in=[p.pk for p in shown], reviewed_at__isnull=True)
+        SecondReview.objects.filter(prediction__in=ids, reviewed_at__isnull=True)
         .exclude(first_user_id=viewer_id)
         .values_list("prediction_id", flat=True)
     )
@@ -141,7 +143,7 @@ def grid(
             threshold,
             protection=protection,
             verdicts={} if p.pk in blind else verdicts.get(p.pk, {}),
-            reviewed=p.is_reviewed and p.pk not in blind,
+            reviewed=p.pk in reviewed and p.pk not in blind,
             duplicates=sizes.get(p.duplicate_group, 1) - 1,
         )
         | {"blind": p.pk in blind}
