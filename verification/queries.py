@@ -83,12 +83,15 @@ def grid(
     page: str | None,
     protection: Protection,
     reviewed_matching: Callable[[], int],
+    first_unreviewed: Callable[[], int],
     viewer_id: int | None = None,
     group: str = "",
 ) -> dict[str, Any]:
     """One page of the job's analysed images and their cards. `reviewed_matching()`: how many
     reviewed images the label and flag filters match (verification.services.reviewed_matching,
-    from the job's tallies), asked only for a status filter. The verdicts and reviews
+    from the job's tallies), asked only for a status filter. `first_unreviewed()`: a line no
+    unreviewed image comes before (verification.services.queue_start), asked only for the
+    "unverified" filter, whose scan then starts past the reviewed lines. The verdicts and reviews
     are read for the shown page only, and the status filter is an EXISTS on the row, so a page
     costs the same at any number of images or reviews (issue 15). An image waiting for a
     blind second review shows `viewer_id` no verdict unless they gave its first review."""
@@ -111,7 +114,7 @@ def grid(
     if status == "verified":
         rows = rows.filter(is_reviewed)
     elif status == "unverified":
-        rows = rows.exclude(is_reviewed)
+        rows = rows.exclude(is_reviewed).filter(line__gte=first_unreviewed())
     if group.isdigit():  # one near-duplicate group (the line of its first image)
         rows = rows.filter(duplicate_group=int(group))
         count = rows.count()

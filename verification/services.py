@@ -706,7 +706,7 @@ def claim_next(*, user: User, job: BulkAnalysisJob, order: str = "", threshold: 
         # From the job's cursor (no line before it waits for a first review), and the second
         # reviews this user may give read from their own table: neither steps past the job's
         # reviewed rows, so this costs the same at 1,000 or 500,000 reviewed predictions.
-        fresh = done.filter(unreviewed, free, line__gte=_queue_start(job)).order_by("line")[:50]
+        fresh = done.filter(unreviewed, free, line__gte=queue_start(job)).order_by("line")[:50]
         waiting = SecondReview.objects.filter(job=job, reviewed_at__isnull=True).exclude(first_user=user)
         seconds = (  # none waiting: no walk of the job's lines looking for one (SQLite's plan)
             done.filter(free, pk__in=waiting.values("prediction_id")).order_by("line")[:50]
@@ -728,10 +728,11 @@ def claim_next(*, user: User, job: BulkAnalysisJob, order: str = "", threshold: 
     return None
 
 
-def _queue_start(job: BulkAnalysisJob) -> int:
-    """The first line of the job that may wait for a first review: the job's QueueCursor, moved
-    forward past the lines reviewed since it last moved (amortised: each reviewed line is
-    stepped past once), under the cursor row's lock so an undo moving it back is not lost."""
+def queue_start(job: BulkAnalysisJob) -> int:
+    """The first line of the job that may wait for a first review (where the queue and the
+    verify grid's "unverified" filter start): the job's QueueCursor, moved forward past the
+    lines reviewed since it last moved (amortised: each reviewed line is stepped past once),
+    under the cursor row's lock so an undo moving it back is not lost."""
     unreviewed = ~Exists(ImageReview.objects.filter(prediction=OuterRef("pk")))
     with transaction.atomic():
         cursor, _ = QueueCursor.objects.select_for_update().get_or_create(job=job)

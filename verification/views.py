@@ -49,6 +49,7 @@ def verify_job(request, pk):
             flag=flag,
             threshold=threshold,
         ),
+        first_unreviewed=lambda: services.queue_start(job),
         viewer_id=request.user.pk,
         group=request.GET.get("group", ""),
     )

@@ -344,3 +344,24 @@ def test_the_orders_read_in_parts_page_as_one_sort_of_the_whole_job_would(client
         assert shown == sorted_lines, threshold
         claimed = services.claim_next(user=owner, job=job, order=order, threshold=threshold)
         assert claimed.line == sorted_lines[0]
+
+
+def test_the_unverified_filter_starts_past_the_reviewed_lines_and_sees_an_undone_review(client, owner, job):
+    """It starts at the job's queue cursor (services.queue_start), which an undo moves back."""
+    from verification.models import QueueCursor
+
+    for line in (1, 2, 3):
+        services.mark_reviewed(user=owner, prediction=job.predictions.get(line=line))
+    client.force_login(owner)
+    url = reverse("verify-job", args=[job.pk])
+
+    def unverified():
+        page = client.get(url, {"status": "unverified"}).content.decode()
+        return [int(c.split('"')[0]) for c in page.split('class="card verify-card" id="card-')[1:]]
+
+    assert unverified() == [4]
+    assert QueueCursor.objects.get(job=job).line == 4  # moved past the reviewed lines
+    services.undo(
+        user=owner, prediction=job.predictions.get(line=2), label="", expected="", restore="", unreview=True
+    )
+    assert unverified() == [2, 4]
