@@ -161,10 +161,10 @@ class VerdictTally(models.Model):
     reviewed image (issue 15). State (verification.rules.tally_keys): "yes" the reviewer says
     the label is there, "no" not there, "asis" no verdict (there if predicted).
 
-    Each image is counted twice: in its 0.1 bin (width 1), and in the bin of its whole point
-    (width 10, bin // 10), so that the sums at a threshold read the whole points and the 0.1 bins of one point:
-    at most 21 x 112 rows a job, where the 0.1 bins alone fill up to 21 x 1,001 (verification.
-    tallies.levels)."""
+    Each image is counted twice (verification.tallies.levels): in its 0.1 bin (width 1), and in
+    the bin of its whole point (width 10, bin // 10). The sums at a threshold read the whole
+    points and the 0.1 bins of one point: at most 21 x 112 rows a job, where the 0.1 bins alone
+    fill up to 21 x 1,001."""
 
     job = models.ForeignKey(BulkAnalysisJob, on_delete=models.CASCADE, related_name="+")
     label = models.CharField(max_length=128)
